@@ -1,0 +1,47 @@
+import { type Principal, ROLES, unauthenticated } from "@app/common";
+import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { z } from "zod";
+
+/** Asymmetric algorithms only: `none` and HMAC (a public key used as a shared secret) are refused. */
+export const ACCEPTED_ALGORITHMS = ["EdDSA", "ES256"];
+
+const accessTokenClaims = z.object({
+  sub: z.uuid(),
+  tid: z.uuid(),
+  roles: z.array(z.enum(ROLES)).min(1),
+});
+
+export interface AccessTokenSettings {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+}
+
+/**
+ * Verifies `Authorization: Bearer <jwt>` against identity's JWKS (fetched once, refetched when a token
+ * names an unknown `kid`, so rotated keys are picked up without a restart). No header means an
+ * anonymous request; a header that does not verify is UNAUTHENTICATED, never anonymous.
+ */
+export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: JWTVerifyGetKey) {
+  const jwks = keys ?? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000 });
+  return async function verify(authorization: string | null): Promise<Principal | null> {
+    if (authorization === null) return null;
+    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(authorization.trim());
+    if (!match) throw unauthenticated("The Authorization header must be `Bearer <access token>`.");
+    try {
+      const { payload } = await jwtVerify(match[1]!, jwks, {
+        algorithms: ACCEPTED_ALGORITHMS,
+        issuer: settings.issuer,
+        audience: settings.audience,
+        requiredClaims: ["exp", "sub", "iat"],
+        clockTolerance: 5,
+      });
+      const claims = accessTokenClaims.safeParse(payload);
+      if (!claims.success) throw new Error("claims");
+      return { userId: claims.data.sub, tenantId: claims.data.tid, roles: claims.data.roles };
+    } catch {
+      // One message for every failure: which check failed is of use to an attacker, not to a client.
+      throw unauthenticated("The access token is invalid or expired.");
+    }
+  };
+}

@@ -1,0 +1,45 @@
+import { unauthenticated } from "./errors.ts";
+import type { InternalContext } from "./internal-context.ts";
+import type { Logger } from "./logger.ts";
+import type { Principal } from "./roles.ts";
+
+/** What every subgraph's context has. Subgraphs add their loaders and clients. */
+export interface BaseContext {
+  requestId: string;
+  principal: Principal | null;
+  logger: Logger;
+}
+
+export function baseContext(internal: InternalContext, logger: Logger): BaseContext {
+  return {
+    requestId: internal.requestId,
+    principal: internal.principal,
+    logger: logger.child({ requestId: internal.requestId, tenantId: internal.principal?.tenantId }),
+  };
+}
+
+/** The caller's principal, or UNAUTHENTICATED: for everything that needs a signed-in tenant. */
+export function requirePrincipal(ctx: BaseContext): Principal {
+  if (!ctx.principal) throw unauthenticated();
+  return ctx.principal;
+}
+
+/**
+ * A per-request object built on first use of any of its members; `build` runs at most once. Used for
+ * the tenant-scoped client and the loaders, which need a principal, so anonymous requests that never
+ * touch them work. A proxy rather than a getter: yoga copies context properties, which runs getters.
+ */
+export function deferred<T extends object>(build: () => T): T {
+  let value: T | undefined;
+  const target = () => {
+    value ??= build();
+    return value;
+  };
+  return new Proxy({} as T, {
+    get: (_t, property) => {
+      const v = Reflect.get(target(), property);
+      return typeof v === "function" ? v.bind(target()) : v;
+    },
+    has: (_t, property) => Reflect.has(target(), property),
+  });
+}

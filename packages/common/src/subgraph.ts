@@ -1,0 +1,113 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildSubgraphSchema } from "@apollo/subgraph";
+import { GraphQLError, GraphQLScalarType, parse } from "graphql";
+import { createYoga, type Plugin } from "graphql-yoga";
+import { unauthenticated } from "./errors.ts";
+import { INTERNAL_CONTEXT_HEADER, type InternalContext, verifyInternalContext } from "./internal-context.ts";
+import type { Logger } from "./logger.ts";
+
+const SCHEMA_ROOT = fileURLToPath(new URL("../../../schema/subgraphs", import.meta.url));
+
+/** The SDL of one subgraph: every `.graphql` file under schema/subgraphs/<name>/, in name order. */
+export function loadSubgraphSdl(name: string): string {
+  const dir = join(SCHEMA_ROOT, name);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".graphql"))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), "utf8"))
+    .join("\n");
+}
+
+function mergeResolverMaps(maps: ReadonlyArray<object>): Record<string, object> {
+  const merged: Record<string, object> = {};
+  for (const map of maps) {
+    for (const [type, fields] of Object.entries(map)) {
+      // Scalars are class instances, not field maps: keep them as they are.
+      merged[type] = fields instanceof GraphQLScalarType ? fields : { ...merged[type], ...fields };
+    }
+  }
+  return merged;
+}
+
+/** Extra HTTP routes a subgraph serves beside /graphql (JWKS, webhooks). They skip the context check. */
+export type Routes = Record<string, (request: Request) => Response | Promise<Response>>;
+
+export interface SubgraphOptions<TContext> {
+  name: string;
+  /** Resolver maps of the subgraph's modules, merged type by type (a type may span modules). */
+  resolvers: ReadonlyArray<object>;
+  /** Shared with the gateway; verifies the signed internal context on every GraphQL request. */
+  internalSecret: string;
+  logger: Logger;
+  /** Builds the per-request context (tenant-scoped db, loaders) from the verified internal context. */
+  createContext(internal: InternalContext): TContext;
+  routes?: Routes;
+}
+
+/**
+ * A graphql-yoga server for one subgraph. Every request to /graphql must carry a valid internal
+ * context signed by the gateway, otherwise it is refused with 401 before parsing: a subgraph called
+ * directly, with or without forged headers, serves nothing.
+ */
+export function createSubgraph<TContext extends object>(options: SubgraphOptions<TContext>) {
+  const { logger } = options;
+  const schema = buildSubgraphSchema({
+    typeDefs: parse(loadSubgraphSdl(options.name)),
+    resolvers: mergeResolverMaps(options.resolvers) as never,
+  });
+  const routes = options.routes ?? {};
+
+  const internalContextPlugin: Plugin = {
+    async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
+      if (url.pathname === "/healthz") {
+        endResponse(fetchAPI.Response.json({ status: "ok", service: options.name }));
+        return;
+      }
+      const route = routes[url.pathname];
+      if (route) {
+        endResponse(await route(request));
+        return;
+      }
+      const context = await verifyInternalContext(
+        options.internalSecret,
+        request.headers.get(INTERNAL_CONTEXT_HEADER),
+      );
+      if (!context) {
+        const error = unauthenticated("This service only answers the gateway.");
+        endResponse(
+          fetchAPI.Response.json(
+            { errors: [{ message: error.message, extensions: { code: error.extensions.code } }] },
+            { status: 401, headers: { "content-type": "application/graphql-response+json; charset=utf-8" } },
+          ),
+        );
+        return;
+      }
+      // The server context is what yoga hands to the context factory for this same request.
+      (serverContext as { internal?: InternalContext }).internal = context;
+    },
+  };
+
+  return createYoga({
+    schema,
+    graphiql: false,
+    landingPage: false,
+    plugins: [internalContextPlugin],
+    logging: false,
+    context: (initial) => {
+      const { internal } = initial as { internal?: InternalContext };
+      // Unreachable past the plugin; kept so a refactor that drops the plugin fails closed.
+      if (!internal) throw unauthenticated();
+      return options.createContext(internal);
+    },
+    maskedErrors: {
+      maskError(error, message) {
+        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+        if (original instanceof GraphQLError && original.extensions?.code) return original;
+        logger.error({ err: original }, "unexpected error");
+        return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
+      },
+    },
+  });
+}

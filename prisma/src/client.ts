@@ -1,0 +1,33 @@
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "../generated/client.ts";
+
+export type { PrismaClient };
+
+/** Options for {@link createPrismaClient}. */
+export interface PrismaClientOptions {
+  /** PostgreSQL connection string. */
+  connectionString: string;
+  /** Pool size per process; PostgreSQL's connection limit is shared by every service. Default 10. */
+  poolSize?: number;
+  /** Called with each SQL statement Prisma sends; tests use it to count queries. */
+  onQuery?: (sql: string) => void;
+}
+
+/**
+ * The raw client crosses tenants. Import it only in prisma/ and in the named places that must cross
+ * tenants on purpose (sign-up, log-in, platform administration); everything else uses `forTenant`.
+ */
+export function createPrismaClient(options: PrismaClientOptions): PrismaClient {
+  const adapter = new PrismaPg({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  const client = new PrismaClient({
+    adapter,
+    log: options.onQuery ? [{ emit: "event", level: "query" }] : [],
+  });
+  if (options.onQuery) {
+    const onQuery = options.onQuery;
+    (client as unknown as { $on(e: "query", cb: (ev: { query: string }) => void): void }).$on("query", (ev) =>
+      onQuery(ev.query),
+    );
+  }
+  return client;
+}

@@ -1,0 +1,200 @@
+import { Prisma } from "../generated/client.ts";
+import type { PrismaClient } from "./client.ts";
+import { isUuid } from "./ids.ts";
+
+/**
+ * Tenant-owned models and the column that holds their tenant. Organization is the tenant itself, keyed
+ * by `id`; global models (User, UserEmail, OrganizationSlug, Plan) are absent and pass through untouched.
+ * A test asserts that every model with a `tenantId` field is listed here, so a new model cannot be missed.
+ */
+export const TENANT_COLUMN = {
+  Organization: "id",
+  Membership: "tenantId",
+  Project: "tenantId",
+  Task: "tenantId",
+  Subscription: "tenantId",
+} as const satisfies Partial<Record<Prisma.ModelName, string>>;
+
+/** Thrown when a tenant-scoped operation would leave its tenant. Always a bug in the caller. */
+export class TenantViolationError extends Error {
+  override name = "TenantViolationError";
+}
+
+type Args = Record<string, unknown>;
+
+function assertTenantId(tenantId: unknown): asserts tenantId is string {
+  if (!isUuid(tenantId)) {
+    throw new TenantViolationError(`tenant id is missing or malformed: ${JSON.stringify(tenantId ?? null)}`);
+  }
+}
+
+/** A value the caller set for the tenant column must be exactly our tenant; anything else is refused. */
+function checkTenantValue(model: string, column: string, value: unknown, tenantId: string): void {
+  if (value !== undefined && value !== tenantId) {
+    throw new TenantViolationError(`${model}.${column} names another tenant than the scoped one`);
+  }
+}
+
+/**
+ * `where` filters: pin the tenant column. A different tenant id is refused; a filter on the column
+ * (`{ in: [...] }`, as entity loaders send for organizations) is kept and AND-ed with the pin, so it can
+ * only narrow the result within the tenant.
+ */
+function scopeWhere(model: string, column: string, where: unknown, tenantId: string): Args {
+  const scoped: Args = { ...((where as Args | undefined) ?? {}) };
+  const current = scoped[column];
+  if (current !== null && typeof current === "object") {
+    const and = scoped.AND === undefined ? [] : Array.isArray(scoped.AND) ? scoped.AND : [scoped.AND];
+    scoped.AND = [...and, { [column]: current }];
+  } else {
+    checkTenantValue(model, column, current, tenantId);
+  }
+  for (const [key, value] of Object.entries(scoped)) {
+    // Compound unique inputs such as `tenantId_id: { tenantId, id }` carry the column too.
+    if (key.includes("_") && value && typeof value === "object" && column in (value as Args)) {
+      checkTenantValue(model, column, (value as Args)[column], tenantId);
+    }
+  }
+  scoped[column] = tenantId;
+  return scoped;
+}
+
+/** Row data for creates: fill the tenant column, refuse another tenant's. */
+function scopeData(model: string, column: string, data: unknown, tenantId: string): Args {
+  if (!data || typeof data !== "object") throw new TenantViolationError(`${model}: data is missing`);
+  const row: Args = { ...(data as Args) };
+  checkTenantValue(model, column, row[column], tenantId);
+  row[column] = tenantId;
+  return row;
+}
+
+/** Update data may not move a row to another tenant. */
+function checkUpdateData(model: string, column: string, data: unknown, tenantId: string): void {
+  if (data && typeof data === "object") checkTenantValue(model, column, (data as Args)[column], tenantId);
+}
+
+const WHERE_OPERATIONS = new Set([
+  "findMany",
+  "findFirst",
+  "findFirstOrThrow",
+  "findUnique",
+  "findUniqueOrThrow",
+  "count",
+  "aggregate",
+  "groupBy",
+  "update",
+  "updateMany",
+  "updateManyAndReturn",
+  "delete",
+  "deleteMany",
+  "upsert",
+]);
+
+/** Scopes one operation's arguments to the tenant; exported for unit tests of the rewriting rules. */
+export function scopeArgs(model: string, operation: string, args: Args | undefined, tenantId: string): Args {
+  assertTenantId(tenantId);
+  const column = TENANT_COLUMN[model as keyof typeof TENANT_COLUMN];
+  if (!column) return args ?? {};
+  const scoped: Args = { ...(args ?? {}) };
+  if (WHERE_OPERATIONS.has(operation)) scoped.where = scopeWhere(model, column, scoped.where, tenantId);
+  switch (operation) {
+    case "create":
+      scoped.data = scopeData(model, column, scoped.data, tenantId);
+      break;
+    case "createMany":
+    case "createManyAndReturn": {
+      const rows = Array.isArray(scoped.data) ? scoped.data : [scoped.data];
+      scoped.data = rows.map((row) => scopeData(model, column, row, tenantId));
+      break;
+    }
+    case "update":
+    case "updateMany":
+    case "updateManyAndReturn":
+      checkUpdateData(model, column, scoped.data, tenantId);
+      break;
+    case "upsert":
+      scoped.create = scopeData(model, column, scoped.create, tenantId);
+      checkUpdateData(model, column, scoped.update, tenantId);
+      break;
+    default:
+      if (!WHERE_OPERATIONS.has(operation)) {
+        // A Prisma upgrade that adds an operation must be handled here before it can be used.
+        throw new TenantViolationError(`${model}.${operation} is not supported on a tenant-scoped client`);
+      }
+  }
+  return scoped;
+}
+
+/**
+ * Prisma Client extension that confines every operation on tenant-owned models to one tenant: it pins
+ * the tenant in `where` and `data`, and throws on a missing or malformed tenant id or on arguments that
+ * name another tenant. It fails closed: there is no way to build it without a valid tenant id.
+ *
+ * It sees top-level operations only; nested writes follow relations whose foreign keys include
+ * `tenant_id`, so they cannot leave the tenant either.
+ */
+export function forTenant(tenantId: string) {
+  assertTenantId(tenantId);
+  return Prisma.defineExtension({
+    name: "forTenant",
+    query: {
+      $allModels: {
+        $allOperations({ model, operation, args, query }) {
+          return query(scopeArgs(model, operation, args as Args, tenantId));
+        },
+      },
+    },
+  });
+}
+
+const RAW_METHODS = new Set([
+  "$queryRaw",
+  "$queryRawUnsafe",
+  "$executeRaw",
+  "$executeRawUnsafe",
+  "$queryRawTyped",
+  "$extends",
+  "$connect",
+  "$disconnect",
+]);
+
+/** Hides raw SQL and connection control, also on the client an interactive transaction hands out. */
+function guard<T extends object>(client: T): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (typeof property === "string" && RAW_METHODS.has(property)) {
+        return () => {
+          throw new TenantViolationError(`${property} is not available on a tenant-scoped client`);
+        };
+      }
+      const value = Reflect.get(target, property, receiver);
+      if (property === "$transaction" && typeof value === "function") {
+        return (arg: unknown, options?: unknown) =>
+          typeof arg === "function"
+            ? value.call(target, (tx: object) => arg(guard(tx)), options)
+            : value.call(target, arg, options);
+      }
+      return value;
+    },
+  });
+}
+
+/**
+ * The client services use: `prisma.$extends(forTenant(tenantId))` with raw SQL, further extensions and
+ * connection control taken away, since raw SQL bypasses the tenant filter.
+ */
+export function tenantClient(prisma: PrismaClient, tenantId: string) {
+  const scoped = prisma.$extends(forTenant(tenantId));
+  return guard(scoped) as Omit<
+    typeof scoped,
+    | "$queryRaw"
+    | "$queryRawUnsafe"
+    | "$executeRaw"
+    | "$executeRawUnsafe"
+    | "$extends"
+    | "$connect"
+    | "$disconnect"
+  >;
+}
+
+export type TenantClient = ReturnType<typeof tenantClient>;

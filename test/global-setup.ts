@@ -1,0 +1,42 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureDatabase, migrate } from "@app/db";
+import { startEmbeddedPostgres } from "@app/db/embedded";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+  }
+}
+
+/**
+ * One migrated database for the whole run. TEST_DATABASE_URL points at a real PostgreSQL (CI uses the
+ * machine's); without it, an embedded PostgreSQL starts in a temporary folder, so `npm test` needs no
+ * service on a fresh machine. Tests seed their own tenants and never truncate, so they run in parallel.
+ */
+export default async function setup(project: TestProject) {
+  let url = process.env.TEST_DATABASE_URL;
+  let stop = async () => {};
+  if (!url) {
+    const dir = await mkdtemp(join(tmpdir(), "coditect-test-pg-"));
+    // As root, PostgreSQL runs as OS user `postgres`, which must be able to enter the folder.
+    await chmod(dir, 0o755);
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const embedded = await startEmbeddedPostgres({
+      dataDir: join(dir, "pg"),
+      port,
+      database: "coditect_test",
+    });
+    url = embedded.url;
+    stop = async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  await ensureDatabase(url);
+  await migrate(url);
+  project.provide("databaseUrl", url);
+  return stop;
+}
