@@ -108,6 +108,7 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
 }
 
 /** POSTs one GraphQL operation; `token` becomes `Authorization: Bearer`. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read response shapes they assert on themselves
 export async function gql<T = Record<string, any>>(
   url: string,
   query: string,
