@@ -53,6 +53,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await mkdir(resolve(dataDir, ".."), { recursive: true });
   const fresh = !existsSync(join(dataDir, "PG_VERSION"));
   if (!fresh) stopLeftover(dataDir);
+  // Kept so a failed start can say why (the package rejects with no reason when postgres exits).
+  const recent: string[] = [];
+  const log = (line: string) => {
+    recent.push(line.trim());
+    if (recent.length > 20) recent.shift();
+    options.onLog?.(line);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -61,12 +68,18 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     persistent: true,
     // PostgreSQL refuses to run as root; as root the package runs it as OS user `postgres`.
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
-    onLog: options.onLog ?? (() => {}),
-    onError: (message) => options.onLog?.(String(message)),
+    // TCP on loopback only; no Unix socket, so nothing depends on /tmp being writable.
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+    onLog: log,
+    onError: (message) => log(String(message)),
   });
-  if (fresh) await pg.initialise();
-  await pg.start();
+  try {
+    if (fresh) await pg.initialise();
+    await pg.start();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : "postgres exited during start";
+    throw new Error(`embedded PostgreSQL failed to start in ${dataDir}: ${reason}\n${recent.join("\n")}`);
+  }
   const client = pg.getPgClient("postgres", "127.0.0.1");
   await client.connect();
   try {

@@ -1,0 +1,83 @@
+// `npx tsx bench/startup.ts`: time from `npm start` to the first answered GraphQL query through the
+// gateway, on an empty data folder (cold: initdb, migrations, keys) and on the same folder again (warm).
+import { spawn } from "node:child_process";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+
+const PORT_BASE = 34000;
+const ROUNDS = Number(process.argv[2] ?? 3);
+
+async function timeToFirstAnswer(dataDir: string): Promise<number> {
+  const started = performance.now();
+  const child = spawn("npm", ["start", "--silent"], {
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT_BASE: String(PORT_BASE),
+      EMBEDDED_PG_PORT: "34999",
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: true, // its own process group, so we can stop it like Ctrl-C does
+  });
+  let exitCode: number | null = null;
+  child.once("exit", (code) => {
+    exitCode = code ?? 1;
+  });
+  try {
+    for (;;) {
+      if (exitCode !== null) throw new Error(`npm start exited with ${exitCode} before answering`);
+      if (performance.now() - started > 120_000) throw new Error("no answer within 120 s");
+      try {
+        const response = await fetch(`http://127.0.0.1:${PORT_BASE}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: "{ plans { code } }" }),
+        });
+        const body = (await response.json()) as { data?: { plans?: unknown[] } };
+        if (body.data?.plans?.length) return performance.now() - started;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    if (exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      process.kill(-child.pid!, "SIGINT");
+      await exited;
+    }
+  }
+}
+
+const cold: number[] = [];
+const warm: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const dir = await mkdtemp(join(tmpdir(), "coditect-startup-"));
+  await chmod(dir, 0o755); // the embedded PostgreSQL runs as OS user postgres when we are root
+  cold.push(await timeToFirstAnswer(join(dir, "data")));
+  warm.push(await timeToFirstAnswer(join(dir, "data")));
+  await rm(dir, { recursive: true, force: true });
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const result = {
+  benchmark: "startup",
+  command: `npx tsx bench/startup.ts ${ROUNDS}`,
+  date: new Date().toISOString(),
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  },
+  coldMs: cold.map(Math.round),
+  warmMs: warm.map(Math.round),
+  coldMedianMs: Math.round(median(cold)),
+  warmMedianMs: Math.round(median(warm)),
+};
+console.table({
+  cold: { medianMs: result.coldMedianMs, runs: result.coldMs.join(", ") },
+  warm: { medianMs: result.warmMedianMs, runs: result.warmMs.join(", ") },
+});
+await writeFile(new URL("results/startup.json", import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
