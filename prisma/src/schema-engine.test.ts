@@ -150,11 +150,11 @@ describe("schema engine (wasm): sql-from-schema and drift", { timeout: 120_000 }
       `CREATE INDEX memberships_user_id_idx ON memberships(user_id);
        ALTER TABLE tasks DROP CONSTRAINT tasks_tenant_id_project_id_fkey;
        ALTER TABLE tasks ADD CONSTRAINT tasks_tenant_id_project_id_fkey FOREIGN KEY (tenant_id, project_id)
-         REFERENCES projects(tenant_id, id) ON DELETE RESTRICT ON UPDATE CASCADE;`,
+         REFERENCES projects(tenant_id, id) ON DELETE RESTRICT ON UPDATE RESTRICT;`,
     );
     const fk = await checkDrift({ connectionString: dbUrl });
     expect(fk.drift).toBe(true);
-    expect(fk.sql).toContain("ON DELETE CASCADE ON UPDATE CASCADE");
+    expect(fk.sql).toContain("ON DELETE CASCADE ON UPDATE RESTRICT");
   });
 
   it("fails with exit code 2, not 0, when the database is unreachable", async () => {

@@ -4,11 +4,14 @@ import { isUuid } from "./ids.ts";
 
 /**
  * Tenant-owned models and the column that holds their tenant. Organization is the tenant itself, keyed
- * by `id`; global models (User, UserEmail, OrganizationSlug, Plan) are absent and pass through untouched.
- * A test asserts that every model with a `tenantId` field is listed here, so a new model cannot be missed.
+ * by `id`; global models (User, UserEmail, Plan) are absent and refused. OrganizationSlug
+ * is a global lookup table, but each row belongs to a tenant: scoped, a tenant sees and changes only its
+ * own slugs (sign-up claims slugs through the raw client). A test asserts that every model with a
+ * `tenantId` field is listed here, so a new model cannot be missed.
  */
 export const TENANT_COLUMN = {
   Organization: "id",
+  OrganizationSlug: "tenantId",
   Membership: "tenantId",
   Project: "tenantId",
   Task: "tenantId",
@@ -59,18 +62,45 @@ function scopeWhere(model: string, column: string, where: unknown, tenantId: str
   return scoped;
 }
 
+const scalarFieldCache = new Map<string, ReadonlySet<string>>();
+
+/** The model's scalar fields, from the generated client (`Prisma.<Model>ScalarFieldEnum`). */
+function scalarFields(model: string): ReadonlySet<string> {
+  let fields = scalarFieldCache.get(model);
+  if (!fields) {
+    const values = (Prisma as unknown as Record<string, Record<string, string> | undefined>)[
+      `${model}ScalarFieldEnum`
+    ];
+    if (!values) throw new TenantViolationError(`${model}: no field list in the generated client`);
+    fields = new Set(Object.values(values));
+    scalarFieldCache.set(model, fields);
+  }
+  return fields;
+}
+
+/**
+ * Write data may set columns only, and never another tenant. Nested writes (relation fields) are refused:
+ * the extension does not see inside them, and a nested `connect` rewrites the connected row's foreign key,
+ * tenant column included, so it would pull another tenant's row into this one (or push this one out).
+ */
+function checkWriteData(model: string, column: string, data: unknown, tenantId: string): void {
+  if (!data || typeof data !== "object") return;
+  const fields = scalarFields(model);
+  for (const [key, value] of Object.entries(data as Args)) {
+    if (value !== undefined && !fields.has(key)) {
+      throw new TenantViolationError(
+        `${model}.${key}: nested writes are not supported on a tenant-scoped client; write each model on its own`,
+      );
+    }
+  }
+  checkTenantValue(model, column, (data as Args)[column], tenantId);
+}
+
 /** Row data for creates: fill the tenant column, refuse another tenant's. */
 function scopeData(model: string, column: string, data: unknown, tenantId: string): Args {
   if (!data || typeof data !== "object") throw new TenantViolationError(`${model}: data is missing`);
-  const row: Args = { ...(data as Args) };
-  checkTenantValue(model, column, row[column], tenantId);
-  row[column] = tenantId;
-  return row;
-}
-
-/** Update data may not move a row to another tenant. */
-function checkUpdateData(model: string, column: string, data: unknown, tenantId: string): void {
-  if (data && typeof data === "object") checkTenantValue(model, column, (data as Args)[column], tenantId);
+  checkWriteData(model, column, data, tenantId);
+  return { ...(data as Args), [column]: tenantId };
 }
 
 const WHERE_OPERATIONS = new Set([
@@ -94,7 +124,11 @@ const WHERE_OPERATIONS = new Set([
 export function scopeArgs(model: string, operation: string, args: Args | undefined, tenantId: string): Args {
   assertTenantId(tenantId);
   const column = TENANT_COLUMN[model as keyof typeof TENANT_COLUMN];
-  if (!column) return args ?? {};
+  if (!column) {
+    // Global models (users, e-mail lookups, plans) are reached only through the named cross-tenant
+    // paths, which get the one delegate they need: a tenant's client changing any user is a leak.
+    throw new TenantViolationError(`${model} is global: a tenant-scoped client does not reach it`);
+  }
   const scoped: Args = { ...(args ?? {}) };
   if (WHERE_OPERATIONS.has(operation)) scoped.where = scopeWhere(model, column, scoped.where, tenantId);
   switch (operation) {
@@ -110,11 +144,11 @@ export function scopeArgs(model: string, operation: string, args: Args | undefin
     case "update":
     case "updateMany":
     case "updateManyAndReturn":
-      checkUpdateData(model, column, scoped.data, tenantId);
+      checkWriteData(model, column, scoped.data, tenantId);
       break;
     case "upsert":
       scoped.create = scopeData(model, column, scoped.create, tenantId);
-      checkUpdateData(model, column, scoped.update, tenantId);
+      checkWriteData(model, column, scoped.update, tenantId);
       break;
     default:
       if (!WHERE_OPERATIONS.has(operation)) {
@@ -130,8 +164,8 @@ export function scopeArgs(model: string, operation: string, args: Args | undefin
  * the tenant in `where` and `data`, and throws on a missing or malformed tenant id or on arguments that
  * name another tenant. It fails closed: there is no way to build it without a valid tenant id.
  *
- * It sees top-level operations only; nested writes follow relations whose foreign keys include
- * `tenant_id`, so they cannot leave the tenant either.
+ * It sees top-level operations only, so nested writes are refused; nested reads (`include`, relation
+ * filters) follow foreign keys that include `tenant_id` and cannot leave the tenant.
  */
 export function forTenant(tenantId: string) {
   assertTenantId(tenantId);
