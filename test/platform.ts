@@ -19,6 +19,8 @@ export interface Platform {
   gatewayUrl: string;
   subgraphUrls: Record<"tenants" | "identity" | "projects" | "billing", string>;
   internalSecret: string;
+  /** Identity's signing-key folder (`signing-keys.json`): tests mint tokens with the real key. */
+  keysDir: string;
   prisma: PrismaClient;
   /** SQL statements sent through the shared client since the last reset. */
   queries: string[];
@@ -89,6 +91,7 @@ export async function startPlatform(databaseUrl: string): Promise<Platform> {
     gatewayUrl: `${gateway.url}/graphql`,
     subgraphUrls,
     internalSecret,
+    keysDir,
     prisma,
     queries,
     async close() {

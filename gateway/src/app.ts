@@ -9,7 +9,9 @@ import {
   signInternalContext,
 } from "@app/common";
 import { useApolloFederation } from "@envelop/apollo-federation";
-import { createYoga } from "graphql-yoga";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { GraphQLError } from "graphql";
+import { createYoga, maskError } from "graphql-yoga";
 import type { JWTVerifyGetKey } from "jose";
 import { createAccessTokenVerifier } from "./auth/access-token.ts";
 import type { GatewayConfig } from "./env.ts";
@@ -29,6 +31,31 @@ function urlOverrides(config: GatewayConfig): Record<string, string | undefined>
     identity: config.IDENTITY_URL,
     projects: config.PROJECTS_URL,
     billing: config.BILLING_URL,
+  };
+}
+
+/**
+ * What the client sees of an error. Apollo's executor hands over two kinds yoga's default masking gets
+ * wrong: an error a subgraph answered with (it keeps the subgraph's JSON as `originalError`, which yoga
+ * takes for an unexpected error and masks, so every NOT_FOUND or BAD_USER_INPUT became "Unexpected
+ * error."), and a failed fetch (a GraphQLError whose `response` holds the subgraph's URL and body, which
+ * yoga would show as is).
+ */
+function gatewayMaskError(logger: Logger) {
+  return (error: unknown, message: string, isDev?: boolean): Error => {
+    if (error instanceof GraphQLError) {
+      const { serviceName, response, ...extensions } = error.extensions;
+      if (response !== undefined) {
+        logger.error({ err: error }, "subgraph fetch failed");
+        return new GraphQLError(message, { path: error.path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
+      }
+      // Subgraphs mask their own unexpected errors: what reaches us is meant for the client.
+      if (typeof serviceName === "string")
+        return new GraphQLError(error.message, { path: error.path, extensions });
+    }
+    const masked = maskError(error, message, isDev);
+    if (masked !== error) logger.error({ err: error }, "unexpected error");
+    return masked;
   };
 }
 
@@ -76,10 +103,14 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
 
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     graphqlEndpoint: "/graphql",
+    healthCheckEndpoint: "/healthz",
     landingPage: false,
     logging: false,
     graphiql: config.GRAPHIQL ? { title: "CODITECT Platform" } : false,
+    // GraphiQL's scripts inlined into the page, so the explorer works without reaching a CDN.
+    renderGraphiQL,
     plugins: [useApolloFederation({ gateway, logger: apolloLogger(logger) })],
+    maskedErrors: { maskError: gatewayMaskError(logger) },
     async context({ request }): Promise<GatewayContext> {
       const incoming = request.headers.get("x-request-id");
       const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();

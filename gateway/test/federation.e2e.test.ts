@@ -54,3 +54,42 @@ describe("the walking skeleton through the gateway", () => {
     });
   });
 });
+
+describe("bad input", () => {
+  const fieldsOf = (res: Awaited<ReturnType<typeof gql>>) =>
+    (res.errors?.[0]?.extensions?.fields as Array<{ field: string }> | undefined)?.map((f) => f.field);
+
+  it("names every offending field of a sign-up in one BAD_USER_INPUT", async () => {
+    const res = await gql(
+      platform.gatewayUrl,
+      `mutation { signUp(input: { email: "not-an-email", password: "short", organizationName: "  " }) { accessToken } }`,
+    );
+    expect(res.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(fieldsOf(res)).toEqual(["input.email", "input.password", "input.organizationName"]);
+    expect(res.data).toBeNull();
+  });
+
+  it.each([
+    ["an empty name", "   "],
+    ["a name over 200 characters", "x".repeat(201)],
+    ["a NUL character, which PostgreSQL cannot store", "Launch\u0000"],
+    ["an escape character", "Launch\u001b[31m"],
+  ])("refuses a project with %s and writes nothing", async (_label, name) => {
+    const owner = await signUpTenant(platform.gatewayUrl, "input");
+    const res = await gql(platform.gatewayUrl, CREATE_PROJECT, { token: owner.token, variables: { name } });
+    expect(res.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(fieldsOf(res)).toEqual(["input.name"]);
+    expect(await platform.prisma.project.count({ where: { tenantId: owner.tenantId } })).toBe(0);
+  });
+
+  it("refuses a second account with the same e-mail, whatever its case", async () => {
+    const owner = await signUpTenant(platform.gatewayUrl, "dupe");
+    const res = await gql(
+      platform.gatewayUrl,
+      `mutation($email: String!) { signUp(input: { email: $email, password: "another long password", organizationName: "Dupe" }) { accessToken } }`,
+      { variables: { email: owner.email.toUpperCase() } },
+    );
+    expect(res.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(res.errors?.[0]?.message).toContain("input.email");
+  });
+});

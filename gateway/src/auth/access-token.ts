@@ -26,7 +26,8 @@ export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: 
   const jwks = keys ?? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000 });
   return async function verify(authorization: string | null): Promise<Principal | null> {
     if (authorization === null) return null;
-    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(authorization.trim());
+    // The scheme is case-insensitive (RFC 9110); the token itself is a compact JWS.
+    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(authorization.trim());
     if (!match) throw unauthenticated("The Authorization header must be `Bearer <access token>`.");
     try {
       const { payload } = await jwtVerify(match[1]!, jwks, {
@@ -34,6 +35,8 @@ export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: 
         issuer: settings.issuer,
         audience: settings.audience,
         requiredClaims: ["exp", "sub", "iat"],
+        // Only access tokens: an ID token or another JWT signed by the same key is not a credential.
+        typ: "at+jwt",
         clockTolerance: 5,
       });
       const claims = accessTokenClaims.safeParse(payload);

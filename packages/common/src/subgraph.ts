@@ -103,8 +103,20 @@ export function createSubgraph<TContext extends object>(options: SubgraphOptions
     },
     maskedErrors: {
       maskError(error, message) {
-        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-        if (original instanceof GraphQLError && original.extensions?.code) return original;
+        const located = error instanceof GraphQLError ? error : undefined;
+        const original = located?.originalError ?? error;
+        if (original instanceof GraphQLError && original.extensions?.code) {
+          // Without `http`: a status such as unauthenticated()'s 401 (meant for the gateway's own answer)
+          // would make this response non-2xx, which the gateway takes for a failed fetch: it drops the
+          // body and shows the client "401: Unauthorized" with this service's URL. The path stays, so
+          // the gateway can put the error on the client's field.
+          const { http: _status, ...extensions } = original.extensions;
+          return new GraphQLError(original.message, {
+            nodes: located?.nodes,
+            path: located?.path,
+            extensions,
+          });
+        }
         logger.error({ err: original }, "unexpected error");
         return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
       },

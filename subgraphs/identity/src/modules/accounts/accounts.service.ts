@@ -1,4 +1,5 @@
-import { appError, ErrorCode, fromZodIssues, type Role, unauthenticated } from "@app/common";
+import { appError, ErrorCode, type Role, unauthenticated } from "@app/common";
+import { parseInput, text } from "@app/common/validation";
 import { newId, Prisma } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
@@ -25,8 +26,8 @@ const password = z
 const signUpInput = z.object({
   email,
   password,
-  name: z.string().trim().min(1).max(200).nullish(),
-  organizationName: z.string().trim().min(1, "must not be empty").max(200),
+  name: text(1, 200).nullish(),
+  organizationName: text(1, 200),
 });
 
 const logInInput = z.object({
@@ -34,12 +35,6 @@ const logInInput = z.object({
   password: z.string().min(1).max(200),
   organizationId: z.uuid("must be an organization id").nullish(),
 });
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const result = schema.safeParse(input);
-  if (!result.success) throw fromZodIssues(result.error.issues);
-  return result.data;
-}
 
 /** `Acme Inc.` -> `acme-inc`; empty or odd names fall back to `org`. */
 export function slugify(name: string): string {
@@ -87,7 +82,7 @@ async function tokenPayload(
 }
 
 export async function signUp(ctx: Context, input: unknown) {
-  const data = parse(signUpInput, input);
+  const data = parseInput(signUpInput, input);
   const passwordHash = await hashPassword(data.password);
   const userId = newId();
   const tenantId = newId();
@@ -114,7 +109,7 @@ export async function signUp(ctx: Context, input: unknown) {
 }
 
 export async function logIn(ctx: Context, input: unknown) {
-  const data = parse(logInInput, input);
+  const data = parseInput(logInInput, input);
   const invalid = () => unauthenticated("Invalid e-mail or password.");
   const lookup = await ctx.accounts.userEmail.findUnique({ where: { email: data.email } });
   const user = lookup ? await ctx.accounts.user.findUnique({ where: { id: lookup.userId } }) : null;

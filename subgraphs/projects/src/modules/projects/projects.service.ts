@@ -1,19 +1,19 @@
-import { forbidden, fromZodIssues, notFound, requirePrincipal, requireRole } from "@app/common";
+import { forbidden, notFound, requirePrincipal, requireRole } from "@app/common";
 import { type PageArgs, pageWindow, toConnection } from "@app/common/pagination";
+import { parseInput, text } from "@app/common/validation";
 import { isUuid, newId } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 
 const createProjectInput = z.object({
-  name: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+  name: text(1, 200),
 });
 
 export async function createProject(ctx: Context, input: unknown) {
   requireRole(ctx.principal, "MEMBER");
-  const parsed = createProjectInput.safeParse(input);
-  if (!parsed.success) throw fromZodIssues(parsed.error.issues);
+  const { name } = parseInput(createProjectInput, input);
   const project = await ctx.db.project.create({
-    data: { tenantId: requirePrincipal(ctx).tenantId, id: newId(), name: parsed.data.name },
+    data: { tenantId: requirePrincipal(ctx).tenantId, id: newId(), name },
   });
   return { project };
 }

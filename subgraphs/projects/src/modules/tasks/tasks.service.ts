@@ -1,5 +1,6 @@
-import { badUserInput, fromZodIssues, requirePrincipal, requireRole } from "@app/common";
+import { badUserInput, requirePrincipal, requireRole } from "@app/common";
 import { type PageArgs, pageWindow, toConnection } from "@app/common/pagination";
+import { parseInput, text } from "@app/common/validation";
 import { isUuid, newId } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
@@ -7,15 +8,13 @@ import { requireProject } from "../projects/projects.service.ts";
 
 const createTaskInput = z.object({
   projectId: z.string(),
-  title: z.string().trim().min(1, "must not be empty").max(500, "must be at most 500 characters"),
+  title: text(1, 500),
   assigneeId: z.uuid("must be a user id").nullish(),
 });
 
 export async function createTask(ctx: Context, input: unknown) {
   const { tenantId } = requireRole(ctx.principal, "MEMBER");
-  const parsed = createTaskInput.safeParse(input);
-  if (!parsed.success) throw fromZodIssues(parsed.error.issues);
-  const { projectId, title, assigneeId } = parsed.data;
+  const { projectId, title, assigneeId } = parseInput(createTaskInput, input);
   await requireProject(ctx, projectId);
   if (assigneeId) {
     // Memberships belong to identity; reading them here keeps a task's assignee inside the tenant.
