@@ -13,6 +13,7 @@ export function text(min: number, max: number) {
     .min(min, min === 1 ? "must not be empty" : `must be at least ${min} characters`)
     .max(max, `must be at most ${max} characters`)
     .refine(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
       (s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s),
       "must not contain control characters",
     );
