@@ -1,3 +1,4 @@
+import { type PrismaClient, type TenantClient, tenantClient } from "@app/db";
 import { unauthenticated } from "./errors.ts";
 import type { InternalContext } from "./internal-context.ts";
 import type { Logger } from "./logger.ts";
@@ -16,6 +17,21 @@ export function baseContext(internal: InternalContext, logger: Logger): BaseCont
     principal: internal.principal,
     logger: logger.child({ requestId: internal.requestId, tenantId: internal.principal?.tenantId }),
   };
+}
+
+/** What every subgraph's context has, plus the tenant-scoped client its services use. */
+export interface TenantContext extends BaseContext {
+  /** Built on first use from the verified tenant; UNAUTHENTICATED when the request has none. */
+  readonly db: TenantClient;
+}
+
+export function tenantContext(
+  internal: InternalContext,
+  logger: Logger,
+  prisma: PrismaClient,
+): TenantContext {
+  const base = baseContext(internal, logger);
+  return { ...base, db: deferred(() => tenantClient(prisma, requirePrincipal(base).tenantId)) };
 }
 
 /** The caller's principal, or UNAUTHENTICATED: for everything that needs a signed-in tenant. */

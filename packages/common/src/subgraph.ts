@@ -2,11 +2,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSubgraphSchema } from "@apollo/subgraph";
+import { createPrismaClient, type PrismaClient } from "@app/db";
 import { GraphQLError, GraphQLScalarType, parse } from "graphql";
 import { createYoga, type Plugin } from "graphql-yoga";
 import { unauthenticated } from "./errors.ts";
 import { INTERNAL_CONTEXT_HEADER, type InternalContext, verifyInternalContext } from "./internal-context.ts";
-import type { Logger } from "./logger.ts";
+import { createLogger, type Logger } from "./logger.ts";
 
 const SCHEMA_ROOT = fileURLToPath(new URL("../../../schema/subgraphs", import.meta.url));
 
@@ -122,4 +123,40 @@ export function createSubgraph<TContext extends object>(options: SubgraphOptions
       },
     },
   });
+}
+
+/** Settings every subgraph app reads (its env.ts extends `subgraphEnv`). */
+export interface SubgraphAppConfig {
+  LOG_LEVEL: string;
+  DATABASE_URL: string;
+  DATABASE_POOL_SIZE: number;
+  INTERNAL_CONTEXT_SECRET: string;
+}
+
+/**
+ * One subgraph's app: logger, Prisma client (or the one a test shares), and the yoga server. Its
+ * `index.ts` listens; tests serve `yoga` on port 0. `close` releases the database pool.
+ */
+export function createSubgraphApp<TContext extends object>(options: {
+  name: string;
+  config: SubgraphAppConfig;
+  prisma?: PrismaClient;
+  resolvers: ReadonlyArray<object>;
+  createContext(prisma: PrismaClient, logger: Logger): (internal: InternalContext) => TContext;
+  routes?: Routes;
+}) {
+  const { name, config } = options;
+  const logger = createLogger(name, config.LOG_LEVEL);
+  const prisma =
+    options.prisma ??
+    createPrismaClient({ connectionString: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+  const yoga = createSubgraph({
+    name,
+    resolvers: options.resolvers,
+    internalSecret: config.INTERNAL_CONTEXT_SECRET,
+    logger,
+    createContext: options.createContext(prisma, logger),
+    routes: options.routes,
+  });
+  return { yoga, logger, prisma, close: () => prisma.$disconnect() };
 }

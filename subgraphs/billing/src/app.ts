@@ -1,7 +1,6 @@
-import { createLogger } from "@app/common";
 import { DateTimeScalar } from "@app/common/scalars";
-import { createSubgraph } from "@app/common/subgraph";
-import { createPrismaClient, type PrismaClient } from "@app/db";
+import { createSubgraphApp } from "@app/common/subgraph";
+import type { PrismaClient } from "@app/db";
 import { contextFactory } from "./context.ts";
 import type { BillingConfig } from "./env.ts";
 import { planResolvers } from "./modules/plans/plans.resolvers.ts";
@@ -9,16 +8,11 @@ import { subscriptionResolvers } from "./modules/subscriptions/subscriptions.res
 
 /** Builds the billing subgraph; `index.ts` listens, tests serve it on port 0. */
 export function createBillingApp(config: BillingConfig, deps: { prisma?: PrismaClient } = {}) {
-  const logger = createLogger("billing", config.LOG_LEVEL);
-  const prisma =
-    deps.prisma ??
-    createPrismaClient({ connectionString: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
-  const yoga = createSubgraph({
+  return createSubgraphApp({
     name: "billing",
+    config,
+    prisma: deps.prisma,
     resolvers: [{ DateTime: DateTimeScalar }, planResolvers, subscriptionResolvers],
-    internalSecret: config.INTERNAL_CONTEXT_SECRET,
-    logger,
-    createContext: contextFactory(prisma, logger),
+    createContext: contextFactory,
   });
-  return { yoga, logger, close: () => prisma.$disconnect() };
 }

@@ -1,17 +1,9 @@
-import {
-  type BaseContext,
-  baseContext,
-  deferred,
-  type InternalContext,
-  type Logger,
-  requirePrincipal,
-} from "@app/common";
-import { type PrismaClient, type TenantClient, tenantClient } from "@app/db";
+import { deferred, type InternalContext, type Logger, type TenantContext, tenantContext } from "@app/common";
+import type { PrismaClient } from "@app/db";
 import type { TokenSettings } from "./modules/accounts/tokens.ts";
 import { createUserLoaders, type UserLoaders } from "./modules/users/users.loaders.ts";
 
-export interface Context extends BaseContext {
-  readonly db: TenantClient;
+export interface Context extends TenantContext {
   readonly loaders: UserLoaders;
   /** Raw client for sign-up and log-in only (accounts.service.ts), which run before a tenant exists. */
   readonly accounts: PrismaClient;
@@ -20,15 +12,12 @@ export interface Context extends BaseContext {
 
 export function contextFactory(prisma: PrismaClient, logger: Logger, tokens: TokenSettings) {
   return (internal: InternalContext): Context => {
-    const base = baseContext(internal, logger);
-    const db = deferred(() => tenantClient(prisma, requirePrincipal(base).tenantId));
-    const loaders = deferred(() => createUserLoaders(db, prisma.user));
+    const ctx = tenantContext(internal, logger, prisma);
     return {
-      ...base,
+      ...ctx,
       accounts: prisma,
       tokens,
-      db,
-      loaders,
+      loaders: deferred(() => createUserLoaders(ctx.db, prisma.user)),
     };
   };
 }

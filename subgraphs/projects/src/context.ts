@@ -1,29 +1,18 @@
-import {
-  type BaseContext,
-  baseContext,
-  deferred,
-  type InternalContext,
-  type Logger,
-  requirePrincipal,
-} from "@app/common";
-import { type PrismaClient, type TenantClient, tenantClient } from "@app/db";
+import { deferred, type InternalContext, type Logger, type TenantContext, tenantContext } from "@app/common";
+import type { PrismaClient } from "@app/db";
 import { createProjectLoaders, type ProjectLoaders } from "./modules/projects/projects.loaders.ts";
 import { createTaskLoaders, type TaskLoaders } from "./modules/tasks/tasks.loaders.ts";
 
-export interface Context extends BaseContext {
-  readonly db: TenantClient;
+export interface Context extends TenantContext {
   readonly loaders: ProjectLoaders & TaskLoaders;
 }
 
 export function contextFactory(prisma: PrismaClient, logger: Logger) {
   return (internal: InternalContext): Context => {
-    const base = baseContext(internal, logger);
-    const db = deferred(() => tenantClient(prisma, requirePrincipal(base).tenantId));
-    const loaders = deferred(() => ({ ...createProjectLoaders(db), ...createTaskLoaders(db) }));
+    const ctx = tenantContext(internal, logger, prisma);
     return {
-      ...base,
-      db,
-      loaders,
+      ...ctx,
+      loaders: deferred(() => ({ ...createProjectLoaders(ctx.db), ...createTaskLoaders(ctx.db) })),
     };
   };
 }
