@@ -32,14 +32,15 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false
 WORKDIR /app
-# Identity writes its signing keys here (JWT_KEYS_DIR). Created owned by `node` so that a named volume
-# mounted on it starts with that owner: Docker copies the image folder's ownership into an empty volume.
-RUN mkdir -p /var/lib/coditect/keys \
-    && chown node:node /var/lib/coditect/keys \
-    && chmod 700 /var/lib/coditect/keys
+# Identity writes its signing keys here (JWT_KEYS_DIR), the worker its development mailbox (MAIL_DIR).
+# Created owned by `node` so that a named volume mounted on them starts with that owner: Docker copies
+# the image folder's ownership into an empty volume.
+RUN mkdir -p /var/lib/coditect/keys /var/lib/coditect/mail \
+    && chown node:node /var/lib/coditect/keys /var/lib/coditect/mail \
+    && chmod 700 /var/lib/coditect/keys /var/lib/coditect/mail
 # Owned by root and only readable by `node`: a compromised service cannot rewrite its own code.
 COPY --from=deps /app ./
 COPY . .
 USER node
-EXPOSE 4000 4001 4002 4003 4004
+EXPOSE 4000 4001 4002 4003 4004 4005
 CMD ["npm", "run", "start", "-w", "@app/gateway"]

@@ -11,7 +11,7 @@ export default defineConfig({
   },
   test: {
     include: [
-      "{gateway,subgraphs/*,prisma,packages/*,scripts,test}/{src,test}/**/*.test.ts",
+      "{gateway,worker,subgraphs/*,prisma,packages/*,scripts,test}/{src,test}/**/*.test.ts",
       "test/**/*.test.ts",
     ],
     globalSetup: ["./test/global-setup.ts"],

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseEnv, port, postgresUrl } from "@app/common/env";
+import { parseEnv, port, postgresUrl, redisUrl } from "@app/common/env";
 import { ensureDatabase, migrate } from "@app/db";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "@app/db/embedded";
 import { z } from "zod";
@@ -22,9 +22,13 @@ const env = parseEnv(
     DATA_DIR: z.string().min(1).default(join(ROOT, ".data")),
     /** Never 5432, which a system PostgreSQL may hold. */
     EMBEDDED_PG_PORT: port.default(54329),
-    /** The gateway listens here and the subgraphs on the next four ports (4001-4004 by default). */
+    /** The gateway listens here, the subgraphs on the next four ports (4001-4004), the worker on the fifth. */
     PORT_BASE: port.default(4000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** Realtime delivery of events; without it the worker still runs every job. */
+    REDIS_URL: redisUrl.optional(),
+    /** Outgoing mail; without it mail lands in DATA_DIR/mail (`npm run mail`). */
+    SMTP_URL: z.string().optional(),
   }),
 );
 
@@ -158,13 +162,24 @@ try {
     JWKS_URL: `${issuer}/.well-known/jwks.json`,
     JWT_ISSUER: issuer,
   });
+  // Jobs, e-mail and the outbox relay; its /metrics is on the port after the subgraphs'.
+  const workerPort = env.PORT_BASE + 1 + SUBGRAPHS.length;
+  startService("worker", "worker", {
+    ...shared,
+    PORT: String(workerPort),
+    MAIL_DIR: join(dataDir, "mail"),
+    ...(env.REDIS_URL ? { REDIS_URL: env.REDIS_URL } : {}),
+    ...(env.SMTP_URL ? { SMTP_URL: env.SMTP_URL } : {}),
+  });
   await Promise.all([
+    waitForHealth("worker", `http://localhost:${workerPort}/healthz`),
     ...SUBGRAPHS.map(({ name }, index) =>
       waitForHealth(name, `http://localhost:${env.PORT_BASE + 1 + index}/healthz`),
     ),
     waitForHealth("gateway", `http://localhost:${gatewayPort}/healthz`),
   ]);
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  say(`mail without SMTP_URL lands in ${join(dataDir, "mail")}: read it with \`npm run mail\``);
   say(`ready in ${seconds}s. GraphiQL: http://localhost:${gatewayPort}/graphql  (Ctrl-C stops everything)`);
 } catch (error) {
   console.error("[platform] failed to start:", error instanceof Error ? error.message : error);

@@ -9,6 +9,7 @@ import { billingEnv } from "../subgraphs/billing/src/env.ts";
 import { identityEnv } from "../subgraphs/identity/src/env.ts";
 import { projectsEnv } from "../subgraphs/projects/src/env.ts";
 import { tenantsEnv } from "../subgraphs/tenants/src/env.ts";
+import { workerEnv, workerEnvShape } from "../worker/src/env.ts";
 
 // No Docker engine runs the compose file in CI, so this checks it against what the services read: a
 // renamed variable, a wrong port or a forgotten secret fails here instead of at `docker compose up`.
@@ -25,6 +26,7 @@ const APP_SERVICES = {
   identity: { schema: identityEnv, shape: identityEnv.shape, workspace: "subgraphs/identity" },
   projects: { schema: projectsEnv, shape: projectsEnv.shape, workspace: "subgraphs/projects" },
   billing: { schema: billingEnv, shape: billingEnv.shape, workspace: "subgraphs/billing" },
+  worker: { schema: workerEnv, shape: workerEnvShape, workspace: "worker" },
 } satisfies Record<string, { schema: z.ZodType; shape: Record<string, z.ZodType>; workspace: string }>;
 type AppService = keyof typeof APP_SERVICES;
 const APP_NAMES = Object.keys(APP_SERVICES) as AppService[];
@@ -32,9 +34,10 @@ const APP_NAMES = Object.keys(APP_SERVICES) as AppService[];
 /** `npm run db:migrate` reads only DATABASE_URL (prisma/src/cli/migrate.ts parses it inline). */
 const migrateEnv = z.object({ DATABASE_URL: postgresUrl }).strict();
 
-/** The platform's port plan: gateway 4000, subgraphs 4001-4004 (scripts/subgraphs.ts). */
+/** The platform's port plan: gateway 4000, subgraphs 4001-4004 (scripts/subgraphs.ts), worker 4005. */
 const PORT_PLAN: Record<AppService, number> = {
   gateway: 4000,
+  worker: 4005,
   ...(Object.fromEntries(SUBGRAPHS.map((s) => [s.name, s.port])) as Record<
     (typeof SUBGRAPHS)[number]["name"],
     number
@@ -194,7 +197,8 @@ describe("docker-compose.yml", () => {
 
   it("refuses to start without the user's INTERNAL_CONTEXT_SECRET, and shares it between all services", () => {
     expect(() => loadCompose({})).toThrow(/^INTERNAL_CONTEXT_SECRET: .*at least 32 characters/);
-    for (const name of APP_NAMES) {
+    // Every service that reads the secret (all but the worker, which talks to no subgraph) has the same one.
+    for (const name of APP_NAMES.filter((n) => "INTERNAL_CONTEXT_SECRET" in APP_SERVICES[n].shape)) {
       expect(config(name).INTERNAL_CONTEXT_SECRET, name).toBe(USER_ENV.INTERNAL_CONTEXT_SECRET);
     }
     // A secret that is set but too short is caught by the services' own schemas.
@@ -229,8 +233,8 @@ describe("docker-compose.yml", () => {
         checked++;
       }
     }
-    // Gateway: four subgraph URLs and the JWKS; subgraphs and migrate: the database.
-    expect(checked).toBe(SUBGRAPHS.length + 1 + SUBGRAPHS.length + 1);
+    // Gateway: four subgraph URLs and the JWKS; subgraphs and migrate: the database; worker: database and Redis.
+    expect(checked).toBe(SUBGRAPHS.length + 1 + SUBGRAPHS.length + 1 + 2);
 
     const gateway = config("gateway");
     for (const subgraph of SUBGRAPHS) {
@@ -258,7 +262,7 @@ describe("docker-compose.yml", () => {
   });
 
   it("connects every service and the migrations to the Citus coordinator's database", () => {
-    const urls = [...SUBGRAPHS.map((s) => s.name), "migrate"].map(
+    const urls = [...SUBGRAPHS.map((s) => s.name), "worker", "migrate"].map(
       (name) => service(name).environment.DATABASE_URL,
     );
     expect(new Set(urls).size).toBe(1);

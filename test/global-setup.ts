@@ -4,10 +4,13 @@ import { join } from "node:path";
 import { ensureDatabase, migrate } from "@app/db";
 import { startEmbeddedPostgres } from "@app/db/embedded";
 import type { TestProject } from "vitest/node";
+import { hasRedisServer, startRedisServer } from "./redis.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
+    /** Empty when there is no Redis: tests that need one are skipped, and say so. */
+    redisUrl: string;
   }
 }
 
@@ -38,5 +41,22 @@ export default async function setup(project: TestProject) {
   await ensureDatabase(url);
   await migrate(url);
   project.provide("databaseUrl", url);
+
+  // TEST_REDIS_URL (CI: the machine's Redis), else a throw-away redis-server if one is installed.
+  let redisUrl = process.env.TEST_REDIS_URL ?? "";
+  if (!redisUrl && hasRedisServer()) {
+    const redis = await startRedisServer();
+    redisUrl = redis.url;
+    const stopDatabase = stop;
+    stop = async () => {
+      await redis.stop();
+      await stopDatabase();
+    };
+  }
+  if (!redisUrl)
+    console.warn(
+      "\n[tests] no Redis (set TEST_REDIS_URL or install redis-server): Redis tests are skipped\n",
+    );
+  project.provide("redisUrl", redisUrl);
   return stop;
 }

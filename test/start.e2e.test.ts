@@ -4,13 +4,14 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readMailbox } from "../worker/src/mail/mailer.ts";
 import { gql, signUpTenant } from "./platform.ts";
 
 /**
  * `npm start` as a newcomer runs it: no DATABASE_URL, so an embedded PostgreSQL in DATA_DIR. Ports are
  * moved off the defaults so a platform running on this machine does not collide with the test.
  */
-const PORT_BASE = 36_000 + Math.floor(Math.random() * 2_000) * 5;
+const PORT_BASE = 36_000 + Math.floor(Math.random() * 1_000) * 10;
 const PG_PORT = 46_000 + Math.floor(Math.random() * 4_000);
 const GATEWAY = `http://127.0.0.1:${PORT_BASE}/graphql`;
 
@@ -20,6 +21,19 @@ beforeAll(async () => {
   await chmod(dir, 0o755);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
+
+async function waitFor<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 function start(): { child: ChildProcess; ready: Promise<string>; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
@@ -71,6 +85,13 @@ describe("npm start on the embedded default", () => {
       },
     );
     expect(created.errors).toBeUndefined();
+
+    // The worker runs inside npm start: the sign-up's welcome mail reaches the development mailbox.
+    const mails = await waitFor(
+      () => readMailbox(join(dir, "data", "mail"), { to: owner.email }),
+      (m) => m.length > 0,
+    );
+    expect(mails[0]!.template).toBe("welcome");
 
     platform.child.kill("SIGINT");
     expect(await platform.exited).toBe(0);

@@ -14,6 +14,7 @@ export { OrganizationStatus, Role, SubscriptionStatus } from "../generated/enums
 export { createPrismaClient, type PrismaClient, type PrismaClientOptions } from "./client.ts";
 export { isUuid, isUuidV7, newId } from "./ids.ts";
 export { ensureDatabase, migrate } from "./migrate.ts";
+export { emitEvent, type OutboxEventInput, type OutboxWriter } from "./outbox.ts";
 export {
   forTenant,
   scopeArgs,

@@ -16,6 +16,8 @@ export const TENANT_COLUMN = {
   Project: "tenantId",
   Task: "tenantId",
   Subscription: "tenantId",
+  OutboxEvent: "tenantId",
+  OutboxSequence: "tenantId",
 } as const satisfies Partial<Record<Prisma.ModelName, string>>;
 
 /** Thrown when a tenant-scoped operation would leave its tenant. Always a bug in the caller. */

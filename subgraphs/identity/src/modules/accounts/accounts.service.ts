@@ -1,6 +1,6 @@
 import { appError, ErrorCode, type Role, unauthenticated } from "@app/common";
 import { parseInput, text } from "@app/common/validation";
-import { newId, Prisma } from "@app/db";
+import { emitEvent, newId, Prisma } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 import { dummyHash, hashPassword, verifyPassword } from "./password.ts";
@@ -95,6 +95,11 @@ export async function signUp(ctx: Context, input: unknown) {
       const slug = await claimSlug(tx, slugify(data.organizationName), tenantId);
       await tx.organization.create({ data: { id: tenantId, name: data.organizationName, slug } });
       await tx.membership.create({ data: { tenantId, userId, role: "OWNER" } });
+      // Welcomes the user by e-mail (a job) once this commits; nothing is sent if it rolls back.
+      await emitEvent(tx, tenantId, {
+        topic: "user.signed_up",
+        payload: { userId, email: user.email, name: user.name, organizationName: data.organizationName },
+      });
     });
   } catch (error) {
     if (isUniqueViolation(error)) {

@@ -1,7 +1,7 @@
 import { forbidden, notFound, requirePrincipal, requireRole } from "@app/common";
 import { type PageArgs, pageWindow, toConnection } from "@app/common/pagination";
 import { parseInput, text } from "@app/common/validation";
-import { isUuid, newId } from "@app/db";
+import { emitEvent, isUuid, newId } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 
@@ -12,8 +12,14 @@ const createProjectInput = z.object({
 export async function createProject(ctx: Context, input: unknown) {
   requireRole(ctx.principal, "MEMBER");
   const { name } = parseInput(createProjectInput, input);
-  const project = await ctx.db.project.create({
-    data: { tenantId: requirePrincipal(ctx).tenantId, id: newId(), name },
+  const { tenantId, userId } = requirePrincipal(ctx);
+  const project = await ctx.db.$transaction(async (tx) => {
+    const created = await tx.project.create({ data: { tenantId, id: newId(), name } });
+    await emitEvent(tx, tenantId, {
+      topic: "project.created",
+      payload: { projectId: created.id, name: created.name, actorId: userId },
+    });
+    return created;
   });
   return { project };
 }

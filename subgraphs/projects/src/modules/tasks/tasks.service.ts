@@ -1,7 +1,7 @@
 import { badUserInput, requirePrincipal, requireRole } from "@app/common";
 import { type PageArgs, pageWindow, toConnection } from "@app/common/pagination";
 import { parseInput, text } from "@app/common/validation";
-import { isUuid, newId } from "@app/db";
+import { emitEvent, isUuid, newId } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 import { requireProject } from "../projects/projects.service.ts";
@@ -13,7 +13,7 @@ const createTaskInput = z.object({
 });
 
 export async function createTask(ctx: Context, input: unknown) {
-  const { tenantId } = requireRole(ctx.principal, "MEMBER");
+  const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
   const { projectId, title, assigneeId } = parseInput(createTaskInput, input);
   await requireProject(ctx, projectId);
   if (assigneeId) {
@@ -23,8 +23,15 @@ export async function createTask(ctx: Context, input: unknown) {
     });
     if (!member) throw badUserInput("input.assigneeId", "is not a member of this organization");
   }
-  const task = await ctx.db.task.create({
-    data: { tenantId, id: newId(), projectId, title, assigneeId: assigneeId ?? null },
+  const task = await ctx.db.$transaction(async (tx) => {
+    const created = await tx.task.create({
+      data: { tenantId, id: newId(), projectId, title, assigneeId: assigneeId ?? null },
+    });
+    await emitEvent(tx, tenantId, {
+      topic: "task.created",
+      payload: { taskId: created.id, projectId, title, assigneeId: created.assigneeId, actorId: userId },
+    });
+    return created;
   });
   return { task };
 }

@@ -1,0 +1,49 @@
+import type { Logger } from "@app/common";
+import { z } from "zod";
+import type { Mailer } from "../mail/mailer.ts";
+import type { QueueName } from "./queues.ts";
+
+export interface JobContext {
+  jobId: string;
+  /** Carries the job id and tenant id on every line. */
+  logger: Logger;
+}
+
+export type JobHandler = (data: unknown, ctx: JobContext) => Promise<void>;
+
+export interface HandlerDeps {
+  mailer: Mailer;
+  appUrl: string;
+  /** Deletes delivered outbox rows older than the given number of days; resolves with how many. */
+  pruneOutbox(olderThanDays: number): Promise<number>;
+}
+
+/** What the relay hands a job: the outbox event that caused it. */
+const eventJob = <P extends z.ZodType>(payload: P) =>
+  z.object({ eventId: z.uuid(), tenantId: z.uuid(), topic: z.string(), payload });
+
+const welcomeJob = eventJob(
+  z.object({ userId: z.uuid(), email: z.email(), name: z.string(), organizationName: z.string() }),
+);
+
+/** Delivered outbox rows are kept this long for inspection, then pruned. */
+const OUTBOX_RETENTION_DAYS = 7;
+
+export function createHandlers(deps: HandlerDeps): Record<QueueName, JobHandler> {
+  return {
+    async "email.welcome"(data, ctx) {
+      const job = welcomeJob.parse(data);
+      await deps.mailer.send({
+        to: job.payload.email,
+        template: "welcome",
+        data: { name: job.payload.name, organizationName: job.payload.organizationName, appUrl: deps.appUrl },
+        tenantId: job.tenantId,
+        jobId: ctx.jobId,
+      });
+    },
+    async "outbox.cleanup"(_data, ctx) {
+      const pruned = await deps.pruneOutbox(OUTBOX_RETENTION_DAYS);
+      ctx.logger.info({ pruned }, "pruned delivered outbox events");
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import type PgBoss from "pg-boss";
+
+/** A queue's retry, timeout and retention policy; every queue has a dead-letter queue `<name>.dead`. */
+export interface QueueDefinition {
+  /** Tries after the first. */
+  retryLimit: number;
+  /** Seconds before the first retry; doubled (with jitter) for each further one. */
+  retryDelay: number;
+  /** A try that runs longer fails (and is retried). */
+  expireInSeconds: number;
+}
+
+export const QUEUES = {
+  "email.welcome": { retryLimit: 5, retryDelay: 10, expireInSeconds: 60 },
+  "outbox.cleanup": { retryLimit: 2, retryDelay: 60, expireInSeconds: 300 },
+} satisfies Record<string, QueueDefinition>;
+export type QueueName = keyof typeof QUEUES;
+
+export const deadLetterQueue = (name: string) => `${name}.dead`;
+
+/** Creates (or updates) each queue and its dead-letter queue; safe at every start. */
+export async function ensureQueues(boss: PgBoss, queues: Record<string, QueueDefinition>): Promise<void> {
+  for (const [name, definition] of Object.entries(queues)) {
+    const dead = deadLetterQueue(name);
+    // Dead letters wait to be looked at (`npm run jobs -- dead`) and retried; keep them for 30 days.
+    if (!(await boss.getQueue(dead)))
+      await boss.createQueue(dead, { name: dead, retentionMinutes: 30 * 24 * 60 });
+    const options = { name, ...definition, retryBackoff: true, deadLetter: dead };
+    if (await boss.getQueue(name)) await boss.updateQueue(name, options);
+    else await boss.createQueue(name, options);
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * Which job queues an event is handed to, by topic. Every event also goes to the tenant's Redis stream
+ * and channel (when Redis is configured) for realtime subscribers.
+ */
+export const JOB_ROUTES: Readonly<Record<string, readonly string[]>> = {
+  "user.signed_up": ["email.welcome"],
+};
