@@ -14,26 +14,46 @@ import { createProjectsApp } from "../subgraphs/projects/src/app.ts";
 import { projectsEnv } from "../subgraphs/projects/src/env.ts";
 import { createTenantsApp } from "../subgraphs/tenants/src/app.ts";
 import { tenantsEnv } from "../subgraphs/tenants/src/env.ts";
+import { createWorkerApp } from "../worker/src/app.ts";
+import { workerEnv } from "../worker/src/env.ts";
 
 export interface Platform {
   gatewayUrl: string;
+  /** The same endpoint over WebSocket (graphql-ws). */
+  gatewayWsUrl: string;
   subgraphUrls: Record<"tenants" | "identity" | "projects" | "billing", string>;
   internalSecret: string;
   /** Identity's signing-key folder (`signing-keys.json`): tests mint tokens with the real key. */
   keysDir: string;
+  issuer: string;
   prisma: PrismaClient;
   /** SQL statements sent through the shared client since the last reset. */
   queries: string[];
   close(): Promise<void>;
 }
 
+export interface PlatformOptions {
+  /** Realtime through Redis (subscriptions across replicas); without it PostgreSQL NOTIFY carries events. */
+  redisUrl?: string;
+  /**
+   * Also run the worker (outbox relay, jobs). Only one relay leads per database: give platforms that
+   * need events a database of their own (test/scratch-db.ts).
+   */
+  worker?: boolean;
+  /** Share these with another platform to make replicas of one deployment. */
+  internalSecret?: string;
+  keysDir?: string;
+  issuer?: string;
+}
+
 /**
- * The real gateway and the four real subgraphs, in this process, on port 0, against the test database.
- * Configuration goes through each service's own env schema, as in production.
+ * The real gateway and the four real subgraphs (and optionally the worker), in this process, on port 0,
+ * against the given database. Configuration goes through each service's own env schema, as in production.
  */
-export async function startPlatform(databaseUrl: string): Promise<Platform> {
-  const internalSecret = randomBytes(32).toString("hex");
-  const keysDir = await mkdtemp(join(tmpdir(), "coditect-keys-"));
+export async function startPlatform(databaseUrl: string, options: PlatformOptions = {}): Promise<Platform> {
+  const internalSecret = options.internalSecret ?? randomBytes(32).toString("hex");
+  const ownKeys = !options.keysDir;
+  const keysDir = options.keysDir ?? (await mkdtemp(join(tmpdir(), "coditect-keys-")));
   const queries: string[] = [];
   const prisma = createPrismaClient({
     connectionString: databaseUrl,
@@ -45,8 +65,10 @@ export async function startPlatform(databaseUrl: string): Promise<Platform> {
     INTERNAL_CONTEXT_SECRET: internalSecret,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     NODE_ENV: "test",
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
   };
   const servers: RunningServer[] = [];
+  const closers: Array<() => Promise<void>> = [];
   const serve = async (handler: Parameters<typeof listen>[0]) => {
     const server = await listen(handler, 0, "127.0.0.1");
     servers.push(server);
@@ -54,17 +76,17 @@ export async function startPlatform(databaseUrl: string): Promise<Platform> {
   };
 
   const tenants = await serve(createTenantsApp(tenantsEnv.parse(common), { prisma }).yoga);
-  const projects = await serve(createProjectsApp(projectsEnv.parse(common), { prisma }).yoga);
+  const projectsApp = createProjectsApp(projectsEnv.parse(common), { prisma });
+  closers.push(projectsApp.close);
+  const projects = await serve(projectsApp.yoga);
   const billing = await serve(createBillingApp(billingEnv.parse(common), { prisma }).yoga);
   // Identity's issuer names its own URL, known only once it listens: listen first, then build.
   let identityHandler: Parameters<typeof listen>[0] = (_req, res) => res.writeHead(503).end();
   const identity = await serve((req, res) => identityHandler(req, res));
-  const issuer = identity.url;
+  const issuer = options.issuer ?? identity.url;
   const identityApp = await createIdentityApp(
     identityEnv.parse({ ...common, JWT_KEYS_DIR: keysDir, JWT_ISSUER: issuer }),
-    {
-      prisma,
-    },
+    { prisma },
   );
   identityHandler = identityApp.yoga;
 
@@ -86,19 +108,36 @@ export async function startPlatform(databaseUrl: string): Promise<Platform> {
     }),
   );
   const gateway = await serve(gatewayApp.yoga);
+  gatewayApp.attach(gateway.server);
+
+  if (options.worker) {
+    const mailDir = await mkdtemp(join(tmpdir(), "coditect-mail-"));
+    const worker = await createWorkerApp(
+      workerEnv.parse({ ...common, MAIL_DIR: mailDir, RELAY_POLL_MS: "20" }),
+      { pollingIntervalSeconds: 0.5 },
+    );
+    await worker.start(0);
+    closers.push(async () => {
+      await worker.stop();
+      await rm(mailDir, { recursive: true, force: true });
+    });
+  }
 
   return {
     gatewayUrl: `${gateway.url}/graphql`,
+    gatewayWsUrl: `${gateway.url.replace("http", "ws")}/graphql`,
     subgraphUrls,
     internalSecret,
     keysDir,
+    issuer,
     prisma,
     queries,
     async close() {
-      await Promise.all(servers.map((s) => s.close()));
       await gatewayApp.close();
+      await Promise.all(servers.map((s) => s.close()));
+      for (const close of closers) await close();
       await prisma.$disconnect();
-      await rm(keysDir, { recursive: true, force: true });
+      if (ownKeys) await rm(keysDir, { recursive: true, force: true });
     },
   };
 }

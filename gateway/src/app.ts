@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import type { Server } from "node:http";
 import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
 import {
   createLogger,
@@ -11,10 +12,12 @@ import {
 import { useApolloFederation } from "@envelop/apollo-federation";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
-import { createYoga, maskError } from "graphql-yoga";
+import { createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { JWTVerifyGetKey } from "jose";
 import { createAccessTokenVerifier } from "./auth/access-token.ts";
 import type { GatewayConfig } from "./env.ts";
+import { createFederatedSubscribe } from "./subscriptions/federated.ts";
+import { attachWebSocketServer } from "./subscriptions/websocket.ts";
 
 /** What each gateway request carries; the data source turns it into the signed internal header. */
 export interface GatewayContext extends InternalContext {
@@ -78,12 +81,13 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
   const overrides = urlOverrides(config);
   const secret = config.INTERNAL_CONTEXT_SECRET;
 
+  const subgraphUrls: Record<string, string> = {};
   const gateway = new ApolloGateway({
     supergraphSdl,
     logger: apolloLogger(logger),
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource<GatewayContext>({
-        url: overrides[name] ?? url,
+        url: (subgraphUrls[name] = overrides[name] ?? url!),
         // Only this header reaches a subgraph: nothing the client sent is forwarded.
         willSendRequest({ request, context }) {
           const ctx = context as GatewayContext;
@@ -96,6 +100,12 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
   });
   await gateway.load();
 
+  const subscribeFederated = createFederatedSubscribe({
+    gateway,
+    subgraphUrl: (name) => subgraphUrls[name]!,
+    internalSecret: secret,
+    logger,
+  });
   const verifyAccessToken = createAccessTokenVerifier(
     { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
     deps.keys,
@@ -109,20 +119,42 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     graphiql: config.GRAPHIQL ? { title: "CODITECT Platform" } : false,
     // GraphiQL's scripts inlined into the page, so the explorer works without reaching a CDN.
     renderGraphiQL,
-    plugins: [useApolloFederation({ gateway, logger: apolloLogger(logger) })],
+    plugins: [
+      useApolloFederation({ gateway, logger: apolloLogger(logger) }),
+      // @apollo/gateway does not execute subscriptions: they take the federated path (subscriptions/).
+      {
+        onSubscribe({ setSubscribeFn }: { setSubscribeFn(fn: unknown): void }) {
+          setSubscribeFn(subscribeFederated);
+        },
+      } as Plugin,
+    ],
     maskedErrors: { maskError: gatewayMaskError(logger) },
-    async context({ request }): Promise<GatewayContext> {
-      const incoming = request.headers.get("x-request-id");
+    async context(initial): Promise<GatewayContext> {
+      // Over HTTP the request carries the token; over WebSocket connection_init did (websocket.ts).
+      const { request, websocketPrincipal } = initial as {
+        request?: Request;
+        websocketPrincipal?: GatewayContext["principal"];
+      };
+      const incoming = request?.headers.get("x-request-id");
       const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-      const principal = await verifyAccessToken(request.headers.get("authorization"));
+      const principal =
+        websocketPrincipal !== undefined
+          ? websocketPrincipal
+          : await verifyAccessToken(request?.headers.get("authorization") ?? null);
       return { requestId, principal };
     },
   });
+  let websockets: ReturnType<typeof attachWebSocketServer> | null = null;
 
   return {
     yoga,
     logger,
+    /** Serves graphql-ws on the same server and path as HTTP (call once it listens). */
+    attach(server: Server) {
+      websockets = attachWebSocketServer(server, { yoga, logger, authenticate: verifyAccessToken });
+    },
     close: async () => {
+      await websockets?.close();
       await gateway.stop();
     },
   };

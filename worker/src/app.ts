@@ -8,6 +8,7 @@ import { createHandlers, type JobHandler } from "./jobs/handlers.ts";
 import { ensureQueues, QUEUES, type QueueDefinition } from "./jobs/queues.ts";
 import { createMailer } from "./mail/mailer.ts";
 import { createWorkerMetrics } from "./metrics.ts";
+import { createPostgresSink } from "./outbox/postgres-sink.ts";
 import { createRedisSink } from "./outbox/redis-sink.ts";
 import { createRelay, type RelayOptions } from "./outbox/relay.ts";
 import { JOB_ROUTES } from "./outbox/routes.ts";
@@ -78,9 +79,10 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
     ...deps.handlers,
   };
 
+  const postgresSink = redis ? null : createPostgresSink(config.DATABASE_URL);
   const relay = createRelay({
     databaseUrl: config.DATABASE_URL,
-    redis: redis ? createRedisSink(redis) : null,
+    sink: redis ? createRedisSink(redis) : postgresSink!,
     jobs: boss,
     routes: deps.routes ?? JOB_ROUTES,
     logger: logger.child({ component: "outbox-relay" }),
@@ -145,6 +147,7 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
       await mailer.close();
       redis?.disconnect();
+      await postgresSink?.close();
     },
   };
 }

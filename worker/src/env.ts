@@ -8,7 +8,7 @@ export const workerEnvShape = {
   /** /healthz and /metrics. */
   PORT: port.default(4005),
   DATABASE_URL: postgresUrl,
-  /** Realtime delivery of outbox events; without it events still reach their jobs. */
+  /** Realtime delivery of outbox events; without it they go out by PostgreSQL NOTIFY (one machine). */
   REDIS_URL: redisUrl.optional(),
   /** Outgoing mail; without it mail lands in the development mailbox MAIL_DIR (`npm run mail`). */
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: "must be an smtp:// or smtps:// URL" }).optional(),

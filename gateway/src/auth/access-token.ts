@@ -24,7 +24,9 @@ export interface AccessTokenSettings {
  */
 export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: JWTVerifyGetKey) {
   const jwks = keys ?? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000 });
-  return async function verify(authorization: string | null): Promise<Principal | null> {
+  return async function verify(
+    authorization: string | null,
+  ): Promise<(Principal & { expiresAt: number }) | null> {
     if (authorization === null) return null;
     // The scheme is case-insensitive (RFC 9110); the token itself is a compact JWS.
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(authorization.trim());
@@ -41,7 +43,13 @@ export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: 
       });
       const claims = accessTokenClaims.safeParse(payload);
       if (!claims.success) throw new Error("claims");
-      return { userId: claims.data.sub, tenantId: claims.data.tid, roles: claims.data.roles };
+      return {
+        userId: claims.data.sub,
+        tenantId: claims.data.tid,
+        roles: claims.data.roles,
+        // Long-lived connections (WebSockets) are closed when it passes.
+        expiresAt: payload.exp!,
+      };
     } catch {
       // One message for every failure: which check failed is of use to an attacker, not to a client.
       throw unauthenticated("The access token is invalid or expired.");

@@ -144,6 +144,8 @@ export function createSubgraphApp<TContext extends object>(options: {
   resolvers: ReadonlyArray<object>;
   createContext(prisma: PrismaClient, logger: Logger): (internal: InternalContext) => TContext;
   routes?: Routes;
+  /** Releases what the subgraph opened besides the database pool (an event bus...). */
+  onClose?: () => Promise<void>;
 }) {
   const { name, config } = options;
   const logger = createLogger(name, config.LOG_LEVEL);
@@ -158,5 +160,13 @@ export function createSubgraphApp<TContext extends object>(options: {
     createContext: options.createContext(prisma, logger),
     routes: options.routes,
   });
-  return { yoga, logger, prisma, close: () => prisma.$disconnect() };
+  return {
+    yoga,
+    logger,
+    prisma,
+    async close() {
+      await options.onClose?.();
+      await prisma.$disconnect();
+    },
+  };
 }

@@ -1,18 +1,32 @@
+import { createLogger } from "@app/common";
+import { createPostgresEventBus, createRedisEventBus } from "@app/common/events";
 import { DateTimeScalar } from "@app/common/scalars";
 import { createSubgraphApp } from "@app/common/subgraph";
 import type { PrismaClient } from "@app/db";
 import { contextFactory } from "./context.ts";
 import type { ProjectsConfig } from "./env.ts";
 import { projectResolvers } from "./modules/projects/projects.resolvers.ts";
+import { createSubscriptionResolvers } from "./modules/subscriptions/subscriptions.resolvers.ts";
 import { taskResolvers } from "./modules/tasks/tasks.resolvers.ts";
 
 /** Builds the projects subgraph; `index.ts` listens, tests serve it on port 0. */
 export function createProjectsApp(config: ProjectsConfig, deps: { prisma?: PrismaClient } = {}) {
+  // Subscriptions listen to the tenant's events: Redis across replicas, PostgreSQL on one machine.
+  const logger = createLogger("projects-events", config.LOG_LEVEL);
+  const bus = config.REDIS_URL
+    ? createRedisEventBus(config.REDIS_URL, logger)
+    : createPostgresEventBus(config.DATABASE_URL, logger);
   return createSubgraphApp({
     name: "projects",
     config,
     prisma: deps.prisma,
-    resolvers: [{ DateTime: DateTimeScalar }, projectResolvers, taskResolvers],
+    resolvers: [
+      { DateTime: DateTimeScalar },
+      projectResolvers,
+      taskResolvers,
+      createSubscriptionResolvers(bus),
+    ],
     createContext: contextFactory,
+    onClose: () => bus.close(),
   });
 }

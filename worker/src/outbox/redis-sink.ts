@@ -1,9 +1,8 @@
+import { tenantChannel } from "@app/common/events";
 import type { Redis } from "ioredis";
 
 /** The stream a tenant's events are appended to; the `{tenant}` hash tag keeps a tenant on one cluster slot. */
 export const tenantStreamKey = (tenantId: string) => `events:{${tenantId}}`;
-/** The pub/sub channel realtime subscribers of a tenant listen on. */
-export const tenantChannel = (tenantId: string) => `events:${tenantId}`;
 
 /** How much history each tenant's stream keeps (approximate trimming, cheap). */
 const STREAM_MAX_LENGTH = 10_000;
@@ -53,7 +52,7 @@ type AnnouncingRedis = Redis & {
   announce(stream: string, maxLength: number, channel: string, ...idsAndEvents: string[]): Promise<number>;
 };
 
-export function createRedisSink(redis: Redis) {
+export function createRedisSink(redis: Redis): EventSink {
   redis.defineCommand("announce", { numberOfKeys: 1, lua: ANNOUNCE });
   const client = redis as AnnouncingRedis;
   return {
@@ -64,4 +63,8 @@ export function createRedisSink(redis: Redis) {
     },
   };
 }
-export type RedisSink = ReturnType<typeof createRedisSink>;
+/** Where the relay announces events for realtime subscribers. */
+export interface EventSink {
+  /** Announces one tenant's events, in `seq` order; resolves with how many were new. */
+  announce(tenantId: string, events: DeliverableEvent[]): Promise<number>;
+}

@@ -1,7 +1,7 @@
 import type { Logger } from "@app/common";
 import pg from "pg";
 import { v5 as uuidv5 } from "uuid";
-import type { DeliverableEvent, RedisSink } from "./redis-sink.ts";
+import type { DeliverableEvent, EventSink } from "./redis-sink.ts";
 
 /** Puts jobs on the queue; a job whose id exists already is ignored (pg-boss inserts ON CONFLICT DO NOTHING). */
 export interface JobSink {
@@ -10,8 +10,8 @@ export interface JobSink {
 
 export interface RelayOptions {
   databaseUrl: string;
-  /** Realtime delivery; null when the platform runs without Redis (events still reach their jobs). */
-  redis: RedisSink | null;
+  /** Realtime delivery: Redis, or PostgreSQL NOTIFY on a machine without Redis. */
+  sink: EventSink;
   jobs: JobSink;
   /** Topic -> queues (see routes.ts). */
   routes: Readonly<Record<string, readonly string[]>>;
@@ -30,10 +30,10 @@ export interface RelayOptions {
 // Only one relay delivers at a time, so a tenant's events go out in order; replicas wait as standbys.
 const RELAY_LOCK_KEY = 7_301_942_212;
 
-/** Redis refused or is unreachable: the database connection is fine and is kept. */
-class RedisDeliveryError extends Error {
+/** The realtime sink (Redis) refused or is unreachable: the database connection is fine and is kept. */
+class SinkDeliveryError extends Error {
   constructor(cause: unknown) {
-    super(`redis: ${(cause as Error)?.message ?? cause}`, { cause });
+    super(`realtime delivery: ${(cause as Error)?.message ?? cause}`, { cause });
   }
 }
 
@@ -100,11 +100,9 @@ export function createRelay(options: RelayOptions) {
       })),
     );
     if (jobs.length) await options.jobs.insert(jobs);
-    if (options.redis) {
-      await options.redis.announce(tenantId, events).catch((error: unknown) => {
-        throw new RedisDeliveryError(error);
-      });
-    }
+    await options.sink.announce(tenantId, events).catch((error: unknown) => {
+      throw new SinkDeliveryError(error);
+    });
     await options.afterDeliver?.(events);
     await db.query(
       "UPDATE outbox_events SET delivered_at = now() WHERE tenant_id = $1 AND seq = ANY($2::bigint[])",
@@ -173,7 +171,7 @@ export function createRelay(options: RelayOptions) {
       } catch (error) {
         logger.warn({ err: error, retryInMs: backoff }, "outbox relay could not deliver; will retry");
         // A database error may have broken the connection; reconnecting is cheap and always safe.
-        if (!(error instanceof RedisDeliveryError)) await dropLeader();
+        if (!(error instanceof SinkDeliveryError)) await dropLeader();
         await sleep(backoff);
         backoff = Math.min(backoff * 2, maxBackoffMs);
       }

@@ -128,6 +128,17 @@ export type QueryTasksArgs = {
   projectId: Scalars['ID']['input'];
 };
 
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Tasks of one project as they are created, changed, moved and deleted. */
+  taskChanged: TaskChangedEvent;
+};
+
+
+export type SubscriptionTaskChangedArgs = {
+  projectId: Scalars['ID']['input'];
+};
+
 export type Task = {
   __typename?: 'Task';
   assignee?: Maybe<User>;
@@ -135,6 +146,18 @@ export type Task = {
   id: Scalars['ID']['output'];
   project: Project;
   title: Scalars['String']['output'];
+};
+
+export type TaskChangeKind =
+  | 'CREATED'
+  | 'DELETED'
+  | 'MOVED'
+  | 'UPDATED';
+
+export type TaskChangedEvent = {
+  __typename?: 'TaskChangedEvent';
+  kind: TaskChangeKind;
+  task: Task;
 };
 
 export type TaskConnection = {
@@ -273,7 +296,10 @@ export type ResolversTypes = ResolversObject<{
   ProjectConnection: ResolverTypeWrapper<Omit<ProjectConnection, 'edges'> & { edges: Array<ResolversTypes['ProjectEdge']> }>;
   ProjectEdge: ResolverTypeWrapper<Omit<ProjectEdge, 'node'> & { node: ResolversTypes['Project'] }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Task: ResolverTypeWrapper<TaskModel>;
+  TaskChangeKind: TaskChangeKind;
+  TaskChangedEvent: ResolverTypeWrapper<Omit<TaskChangedEvent, 'task'> & { task: ResolversTypes['Task'] }>;
   TaskConnection: ResolverTypeWrapper<Omit<TaskConnection, 'edges'> & { edges: Array<ResolversTypes['TaskEdge']> }>;
   TaskEdge: ResolverTypeWrapper<Omit<TaskEdge, 'node'> & { node: ResolversTypes['Task'] }>;
   User: ResolverTypeWrapper<User>;
@@ -297,7 +323,9 @@ export type ResolversParentTypes = ResolversObject<{
   ProjectConnection: Omit<ProjectConnection, 'edges'> & { edges: Array<ResolversParentTypes['ProjectEdge']> };
   ProjectEdge: Omit<ProjectEdge, 'node'> & { node: ResolversParentTypes['Project'] };
   Query: Record<PropertyKey, never>;
+  Subscription: Record<PropertyKey, never>;
   Task: TaskModel;
+  TaskChangedEvent: Omit<TaskChangedEvent, 'task'> & { task: ResolversParentTypes['Task'] };
   TaskConnection: Omit<TaskConnection, 'edges'> & { edges: Array<ResolversParentTypes['TaskEdge']> };
   TaskEdge: Omit<TaskEdge, 'node'> & { node: ResolversParentTypes['Task'] };
   User: User;
@@ -355,6 +383,10 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   tasks?: Resolver<ResolversTypes['TaskConnection'], ParentType, ContextType, RequireFields<QueryTasksArgs, 'first' | 'projectId'>>;
 }>;
 
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  taskChanged?: SubscriptionResolver<ResolversTypes['TaskChangedEvent'], "taskChanged", ParentType, ContextType, RequireFields<SubscriptionTaskChangedArgs, 'projectId'>>;
+}>;
+
 export type TaskResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Task'] = ResolversParentTypes['Task'], FederationReferenceType extends FederationReferenceTypes['Task'] = FederationReferenceTypes['Task']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Task']> | FederationReferenceType, FederationReferenceType, ContextType>;
   assignee?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
@@ -362,6 +394,11 @@ export type TaskResolvers<ContextType = Context, ParentType extends ResolversPar
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   project?: Resolver<ResolversTypes['Project'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type TaskChangedEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaskChangedEvent'] = ResolversParentTypes['TaskChangedEvent']> = ResolversObject<{
+  kind?: Resolver<ResolversTypes['TaskChangeKind'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
 }>;
 
 export type TaskConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaskConnection'] = ResolversParentTypes['TaskConnection']> = ResolversObject<{
@@ -389,7 +426,9 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   ProjectConnection?: ProjectConnectionResolvers<ContextType>;
   ProjectEdge?: ProjectEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   Task?: TaskResolvers<ContextType>;
+  TaskChangedEvent?: TaskChangedEventResolvers<ContextType>;
   TaskConnection?: TaskConnectionResolvers<ContextType>;
   TaskEdge?: TaskEdgeResolvers<ContextType>;
   User?: UserResolvers<ContextType>;

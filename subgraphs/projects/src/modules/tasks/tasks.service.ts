@@ -28,8 +28,8 @@ export async function createTask(ctx: Context, input: unknown) {
       data: { tenantId, id: newId(), projectId, title, assigneeId: assigneeId ?? null },
     });
     await emitEvent(tx, tenantId, {
-      topic: "task.created",
-      payload: { taskId: created.id, projectId, title, assigneeId: created.assigneeId, actorId: userId },
+      topic: "task.changed",
+      payload: { kind: "CREATED", projectId, task: JSON.parse(JSON.stringify(created)), actorId: userId },
     });
     return created;
   });

@@ -1,0 +1,113 @@
+import type { Server } from "node:http";
+import type { Logger, Principal } from "@app/common";
+import type { ExecutionArgs } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import type { YogaServerInstance } from "graphql-yoga";
+import { WebSocketServer } from "ws";
+
+/** Close codes a client can act on (graphql-ws's own: 4400 bad request, 4401, 4403 forbidden, 4408...). */
+export const CLOSE_CODES = {
+  /** The access token expired (or was refused): get a new one and reconnect. */
+  FORBIDDEN: 4403,
+  /** The client reads events slower than they come; it is cut off rather than slowing everyone. */
+  SLOW_CONSUMER: 4413,
+  /** The gateway is shutting down: reconnect (to another replica). */
+  GOING_AWAY: 1001,
+} as const;
+
+/** Unsent bytes a socket may hold before it counts as a slow consumer. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+
+export interface WebSocketOptions {
+  // biome-ignore lint/suspicious/noExplicitAny: yoga's server and user context types are the gateway's own
+  yoga: YogaServerInstance<any, any>;
+  logger: Logger;
+  /** Verifies the `Authorization` of connection_init; null for none, throws when it is invalid. */
+  authenticate(authorization: string | null): Promise<(Principal & { expiresAt?: number }) | null>;
+  /** ping/pong keep-alive interval. */
+  keepAliveMs?: number;
+}
+
+/** connection_init payload: `{ "Authorization": "Bearer <token>" }` (any case of the key). */
+function authorizationOf(params: Record<string, unknown> | undefined): string | null {
+  if (!params) return null;
+  const key = Object.keys(params).find((k) => k.toLowerCase() === "authorization");
+  const value = key ? params[key] : undefined;
+  return typeof value === "string" ? value : null;
+}
+
+/**
+ * GraphQL over WebSocket (graphql-ws) at the gateway's /graphql: the token comes in connection_init
+ * and is checked once; the socket is closed with 4403 when it expires. Operations run through yoga's
+ * envelop (the same parsing, validation, masking and federated subscribe as over HTTP).
+ */
+export function attachWebSocketServer(server: Server, options: WebSocketOptions) {
+  const { yoga, logger } = options;
+  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  type Extra = { principal?: Principal | null; expiry?: NodeJS.Timeout };
+
+  const disposable = useServer<Record<string, unknown>, Extra>(
+    {
+      async onConnect(ctx) {
+        try {
+          const principal = await options.authenticate(authorizationOf(ctx.connectionParams));
+          ctx.extra.principal = principal;
+          if (principal?.expiresAt) {
+            const ms = principal.expiresAt * 1000 - Date.now();
+            ctx.extra.expiry = setTimeout(
+              () => ctx.extra.socket.close(CLOSE_CODES.FORBIDDEN, "Forbidden: the access token expired"),
+              Math.max(0, ms),
+            );
+          }
+          return true;
+        } catch {
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
+      },
+      onClose(ctx) {
+        clearTimeout(ctx.extra.expiry);
+      },
+      async onSubscribe(ctx, _id, payload) {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          websocketPrincipal: ctx.extra.principal ?? null,
+        });
+        const args: ExecutionArgs = {
+          schema,
+          operationName: payload.operationName,
+          document: parse(payload.query),
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        return errors.length ? errors : args;
+      },
+      execute: (args) => (args.rootValue as { execute(a: ExecutionArgs): never }).execute(args),
+      subscribe: (args) => (args.rootValue as { subscribe(a: ExecutionArgs): never }).subscribe(args),
+      onNext(ctx) {
+        if (ctx.extra.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          logger.warn({ buffered: ctx.extra.socket.bufferedAmount }, "closing a slow subscriber");
+          ctx.extra.socket.close(
+            CLOSE_CODES.SLOW_CONSUMER,
+            "Slow consumer: too many events waiting to be sent",
+          );
+        }
+      },
+    },
+    wsServer,
+    options.keepAliveMs,
+  );
+
+  return {
+    wsServer,
+    /** Tells every client to reconnect elsewhere (1001) and stops accepting. */
+    async close() {
+      for (const client of wsServer.clients) client.close(CLOSE_CODES.GOING_AWAY, "Server shutting down");
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { type Client, createClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import WebSocket from "ws";
+import { gql, type Platform, signUpTenant, startPlatform } from "../../test/platform.ts";
+import { createScratchDatabase } from "../../test/scratch-db.ts";
+
+const redisUrl = inject("redisUrl");
+
+const TASK_CHANGED = `subscription($projectId: ID!) {
+  taskChanged(projectId: $projectId) { kind task { title project { name } assignee { email } } }
+}`;
+const CREATE_PROJECT = `mutation($name: String!) { createProject(input: { name: $name }) { project { id } } }`;
+const CREATE_TASK = `mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } } }`;
+
+interface Received {
+  events: unknown[];
+  errors: unknown[];
+  closed?: { code: number; reason: string };
+}
+
+/** A graphql-ws client of the gateway, subscribed, collecting what arrives. */
+function subscribe(
+  url: string,
+  token: string | undefined,
+  query: string,
+  variables: Record<string, unknown>,
+) {
+  const received: Received = { events: [], errors: [] };
+  let ready!: () => void;
+  const acknowledged = new Promise<void>((r) => {
+    ready = r;
+  });
+  const client: Client = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+    connectionParams: token ? { Authorization: `Bearer ${token}` } : {},
+    on: {
+      connected: () => ready(),
+      closed: (event) => {
+        const e = event as { code: number; reason: string };
+        received.closed = { code: e.code, reason: e.reason };
+        ready();
+      },
+    },
+  });
+  client.subscribe(
+    { query, variables },
+    {
+      next: (value) =>
+        value.errors ? received.errors.push(...value.errors) : received.events.push(value.data),
+      error: (error) => received.errors.push(error),
+      complete: () => {},
+    },
+  );
+  return { client, received, acknowledged };
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let a: Platform;
+  let b: Platform;
+
+  beforeAll(async () => {
+    // Two replicas of one deployment (shared secret, signing keys and issuer), one Redis, one database.
+    scratch = await createScratchDatabase(inject("databaseUrl"));
+    a = await startPlatform(scratch.url, { redisUrl, worker: true, issuer: "http://identity.test" });
+    b = await startPlatform(scratch.url, {
+      redisUrl,
+      internalSecret: a.internalSecret,
+      keysDir: a.keysDir,
+      issuer: "http://identity.test",
+    });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await scratch?.drop();
+  });
+
+  it("delivers a mutation made through gateway B to a subscriber on gateway A, once, with fields of three subgraphs", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "realtime");
+    const project = await gql(b.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "Live" },
+    });
+    const projectId = project.data!.createProject.project.id;
+
+    // Another tenant subscribes to the same project id: it must receive nothing.
+    const intruder = await signUpTenant(a.gatewayUrl, "intruder");
+    const mine = subscribe(a.gatewayWsUrl, owner.token, TASK_CHANGED, { projectId });
+    const theirs = subscribe(a.gatewayWsUrl, intruder.token, TASK_CHANGED, { projectId });
+    await Promise.all([mine.acknowledged, theirs.acknowledged]);
+    await new Promise((r) => setTimeout(r, 300)); // the subscription reaches the subgraph and Redis
+
+    const created = await gql(b.gatewayUrl, CREATE_TASK, {
+      token: owner.token,
+      variables: { input: { projectId, title: "Realtime card", assigneeId: owner.userId } },
+    });
+    expect(created.errors).toBeUndefined();
+
+    await until(() => mine.received.events.length >= 1);
+    await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive by now
+    expect(mine.received.errors).toEqual([]);
+    expect(mine.received.events).toEqual([
+      {
+        taskChanged: {
+          kind: "CREATED",
+          task: { title: "Realtime card", project: { name: "Live" }, assignee: { email: owner.email } },
+        },
+      },
+    ]);
+    // The other tenant cannot even subscribe to a project it cannot see, and gets no event.
+    expect(theirs.received.events).toEqual([]);
+    expect(JSON.stringify(theirs.received.errors)).toContain("NOT_FOUND");
+    await mine.client.dispose();
+    await theirs.client.dispose();
+  });
+
+  it("refuses a connection whose token does not verify, with 4403", async () => {
+    const forged = subscribe(a.gatewayWsUrl, "not.a.token", TASK_CHANGED, { projectId: crypto.randomUUID() });
+    await until(() => forged.received.closed !== undefined);
+    expect(forged.received.closed?.code).toBe(4403);
+    expect(forged.received.events).toEqual([]);
+  });
+
+  it("answers a subscription without a token with UNAUTHENTICATED and no events", async () => {
+    const anonymous = subscribe(a.gatewayWsUrl, undefined, TASK_CHANGED, { projectId: crypto.randomUUID() });
+    await until(() => anonymous.received.errors.length > 0);
+    expect(JSON.stringify(anonymous.received.errors)).toContain("UNAUTHENTICATED");
+    await anonymous.client.dispose();
+  });
+});

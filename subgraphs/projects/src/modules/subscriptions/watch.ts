@@ -1,0 +1,42 @@
+import { appError, ErrorCode, requirePrincipal } from "@app/common";
+import type { EventBus, EventEnvelope } from "@app/common/events";
+import { Repeater } from "graphql-yoga";
+import type { Context } from "../../context.ts";
+
+/** Events a subscriber may have waiting before it counts as too slow and is ended. */
+const MAX_PENDING_EVENTS = 256;
+
+/**
+ * The events of the caller's tenant with one topic that pass `match`, as an async iterable for a
+ * Subscription resolver. The tenant comes from the verified context, never from arguments, so a
+ * subscriber can never receive another tenant's events. A subscriber that falls MAX_PENDING_EVENTS
+ * behind is ended with an error instead of buffering without bound.
+ */
+export function watchTenantEvents<P>(
+  ctx: Context,
+  bus: EventBus,
+  topic: string,
+  match: (payload: P) => boolean,
+): AsyncIterable<P> {
+  const { tenantId } = requirePrincipal(ctx);
+  return new Repeater<P>(async (push, stop) => {
+    let pending = 0;
+    const stopListening = await bus.listen(tenantId, (event: EventEnvelope) => {
+      if (event.topic !== topic) return;
+      const payload = event.payload as P;
+      if (!match(payload)) return;
+      if (pending >= MAX_PENDING_EVENTS) {
+        stop(
+          appError(ErrorCode.RATE_LIMITED, "Too many events waiting for this subscriber; subscribe again."),
+        );
+        return;
+      }
+      pending++;
+      void push(payload).then(() => {
+        pending--;
+      });
+    });
+    await stop;
+    stopListening();
+  });
+}
