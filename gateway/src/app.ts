@@ -2,28 +2,20 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
-import {
-  createLogger,
-  INTERNAL_CONTEXT_HEADER,
-  type InternalContext,
-  type Logger,
-  signInternalContext,
-} from "@app/common";
+import { createLogger, INTERNAL_CONTEXT_HEADER, type Logger } from "@app/common";
 import { useApolloFederation } from "@envelop/apollo-federation";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { JWTVerifyGetKey } from "jose";
 import { createAccessTokenVerifier } from "./auth/access-token.ts";
+import { type GatewayContext, signedContextOf } from "./context.ts";
+
+export type { GatewayContext };
+
 import type { GatewayConfig } from "./env.ts";
 import { createFederatedSubscribe } from "./subscriptions/federated.ts";
 import { attachWebSocketServer } from "./subscriptions/websocket.ts";
-
-/** What each gateway request carries; the data source turns it into the signed internal header. */
-export interface GatewayContext extends InternalContext {
-  /** Signed once per request, reused for every subgraph fetch of that request. */
-  signedContext?: Promise<string>;
-}
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -85,18 +77,17 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
   const gateway = new ApolloGateway({
     supergraphSdl,
     logger: apolloLogger(logger),
-    buildService: ({ name, url }) =>
-      new RemoteGraphQLDataSource<GatewayContext>({
-        url: (subgraphUrls[name] = overrides[name] ?? url!),
+    buildService({ name, url }) {
+      subgraphUrls[name] = overrides[name] ?? url!;
+      return new RemoteGraphQLDataSource<GatewayContext>({
+        url: subgraphUrls[name],
         // Only this header reaches a subgraph: nothing the client sent is forwarded.
-        willSendRequest({ request, context }) {
-          const ctx = context as GatewayContext;
-          ctx.signedContext ??= signInternalContext(secret, ctx);
-          return ctx.signedContext.then((token) => {
-            request.http?.headers.set(INTERNAL_CONTEXT_HEADER, token);
-          });
+        async willSendRequest({ request, context }) {
+          const token = await signedContextOf(context as GatewayContext, secret);
+          request.http?.headers.set(INTERNAL_CONTEXT_HEADER, token);
         },
-      }),
+      });
+    },
   });
   await gateway.load();
 

@@ -1,10 +1,10 @@
 import { operationFromDocument } from "@apollo/federation-internals";
 import { type ApolloGateway, buildOperationContext, executeQueryPlan } from "@apollo/gateway";
 import type { FetchNode, QueryPlan, QueryPlanner } from "@apollo/query-planner";
-import { INTERNAL_CONTEXT_HEADER, type Logger, signInternalContext } from "@app/common";
+import { INTERNAL_CONTEXT_HEADER, type Logger } from "@app/common";
 import { type ExecutionArgs, type ExecutionResult, GraphQLError, type GraphQLSchema } from "graphql";
 import { createClient } from "graphql-sse";
-import type { GatewayContext } from "../app.ts";
+import { type GatewayContext, signedContextOf } from "../context.ts";
 
 /** The pseudo-service that "fetches" the subscription event the subgraph just sent. */
 const EVENT_SERVICE = "__subscription_event__";
@@ -63,7 +63,7 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
     }
     const { primary, rest } = plan.node;
     const variables = args.variableValues ?? {};
-    const signed = await (context.signedContext ??= signInternalContext(options.internalSecret, context));
+    const signed = await signedContextOf(context, options.internalSecret);
 
     const client = createClient({
       url: options.subgraphUrl(primary.serviceName),
