@@ -2,8 +2,9 @@
 // gateway, on an empty data folder (cold: initdb, migrations, keys) and on the same folder again (warm).
 import { spawn } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { machine } from "./machine.ts";
 
 const PORT_BASE = 34000;
 const ROUNDS = Number(process.argv[2] ?? 3);
@@ -65,12 +66,7 @@ const result = {
   benchmark: "startup",
   command: `npx tsx bench/startup.ts ${ROUNDS}`,
   date: new Date().toISOString(),
-  machine: {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-  },
+  machine: machine(),
   coldMs: cold.map(Math.round),
   warmMs: warm.map(Math.round),
   coldMedianMs: Math.round(median(cold)),
