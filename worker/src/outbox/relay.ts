@@ -136,6 +136,9 @@ export function createRelay(options: RelayOptions) {
           RELAY_LOCK_KEY,
         ]);
         if (rows[0]?.ok) {
+          // Marking delivered need not wait for the disk: a mark lost in a crash only repeats a
+          // delivery, which both sinks and the job queue ignore.
+          await client.query("SET synchronous_commit TO off");
           // The commit-time NOTIFY of the outbox trigger (plain PostgreSQL) wakes the relay at once.
           client.on("notification", () => wake?.());
           await client.query("LISTEN outbox_events");
