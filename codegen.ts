@@ -18,7 +18,10 @@ const subgraph = (name: string, mappers: Record<string, string>): CodegenConfig[
       useTypeImports: true,
       enumsAsTypes: true,
       contextType: "../context.ts#Context",
-      scalars: { DateTime: { input: "string", output: "Date | string" } },
+      scalars: {
+        DateTime: { input: "string", output: "Date | string" },
+        JSON: { input: "never", output: "unknown" },
+      },
       mappers,
       mapperTypeSuffix: "Model",
     },
@@ -30,7 +33,13 @@ const config: CodegenConfig = {
   generates: {
     ...subgraph("tenants", { Organization: "@app/db#Organization" }),
     ...subgraph("identity", { User: "../modules/users/users.service.ts#MemberUser" }),
-    ...subgraph("projects", { Project: "@app/db#Project", Task: "@app/db#Task" }),
+    ...subgraph("projects", {
+      Project: "@app/db#Project",
+      Task: "@app/db#Task",
+      Comment: "@app/db#Comment",
+      Activity: "@app/db#Activity",
+      User: "../modules/tasks/tasks.service.ts#UserRef",
+    }),
     ...subgraph("billing", {
       Plan: "@app/db#Plan",
       BillingSubscription: "../modules/subscriptions/subscriptions.service.ts#SubscriptionView",

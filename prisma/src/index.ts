@@ -1,4 +1,6 @@
 export type {
+  Activity,
+  Comment,
   Membership,
   Organization,
   OrganizationSlug,
@@ -10,16 +12,29 @@ export type {
   UserEmail,
 } from "../generated/client.ts";
 export { Prisma } from "../generated/client.ts";
-export { OrganizationStatus, Role, SubscriptionStatus } from "../generated/enums.ts";
+export {
+  ActivityTargetType,
+  ActivityVerb,
+  OrganizationStatus,
+  ProjectStatus,
+  Role,
+  SubscriptionStatus,
+  TaskPriority,
+  TaskStatus,
+} from "../generated/enums.ts";
 export { createPrismaClient, type PrismaClient, type PrismaClientOptions } from "./client.ts";
 export { isUuid, isUuidV7, newId } from "./ids.ts";
 export { ensureDatabase, migrate } from "./migrate.ts";
 export { emitEvent, type OutboxEventInput, type OutboxWriter } from "./outbox.ts";
 export {
+  type FindManySqlArgs,
   forTenant,
+  type SqlModel,
   scopeArgs,
   TENANT_COLUMN,
   type TenantClient,
+  type TenantSql,
+  type TenantTransaction,
   TenantViolationError,
   tenantClient,
 } from "./tenant.ts";

@@ -11,7 +11,6 @@ import {
   newId,
   Prisma,
   TENANT_COLUMN,
-  type TenantClient,
   TenantViolationError,
   tenantClient,
 } from "./index.ts";
@@ -45,6 +44,7 @@ async function seedTenant(label: string): Promise<Tenant> {
       id: t,
       projectId: i < 2 ? projects[0] : projects[1],
       title: `${label} task ${i}`,
+      position: `a${i}`,
     })),
   });
   return { id, projects, tasks };
@@ -223,7 +223,12 @@ describe("writes on a tenant-owned model", () => {
     // The foreign key carries tenant_id: (A, B's project) does not exist.
     await expect(
       db.task.create({
-        data: { id: newId(), projectId: b.projects[0], title: "x" } as Prisma.TaskUncheckedCreateInput,
+        data: {
+          id: newId(),
+          projectId: b.projects[0],
+          title: "x",
+          position: "a0",
+        } as Prisma.TaskUncheckedCreateInput,
       }),
     ).rejects.toThrow();
     expect(await snapshot(b.id)).toEqual(before);
@@ -256,7 +261,10 @@ describe("writes on a tenant-owned model", () => {
     const before = await snapshot(b.id);
     const ids = [newId(), newId()];
     const created = await db.task.createManyAndReturn({
-      data: ids.map((id) => ({ id, projectId: a.projects[1], title: id }) as Prisma.TaskCreateManyInput),
+      data: ids.map(
+        (id, i) =>
+          ({ id, projectId: a.projects[1], title: id, position: `b${i}0` }) as Prisma.TaskCreateManyInput,
+      ),
     });
     expect(created.map((t) => t.tenantId)).toEqual([a.id, a.id]);
     expect(await prisma.task.count({ where: { tenantId: a.id, id: { in: ids } } })).toBe(2);
@@ -264,7 +272,7 @@ describe("writes on a tenant-owned model", () => {
     const stray = newId();
     await expectViolation(() =>
       db.task.createManyAndReturn({
-        data: [{ tenantId: b.id, id: stray, projectId: b.projects[0], title: "stray" }],
+        data: [{ tenantId: b.id, id: stray, projectId: b.projects[0], title: "stray", position: "c000" }],
       }),
     );
     expect(await prisma.task.findMany({ where: { id: stray } })).toEqual([]);
@@ -558,7 +566,7 @@ describe("raw SQL and transactions", () => {
 
     const rolledBack = newId();
     await expect(
-      db.$transaction(async (tx: TenantClient) => {
+      db.$transaction(async (tx) => {
         await tx.project.create({
           data: { id: rolledBack, name: "x" } as Prisma.ProjectUncheckedCreateInput,
         });
@@ -601,5 +609,59 @@ describe("TENANT_COLUMN", () => {
       expect(Object.values(Prisma.ModelName), model).toContain(model);
       expect(scalarFields(model), model).toContain(column);
     }
+  });
+});
+
+describe("$findManySql", () => {
+  const everything = { where: Prisma.sql`TRUE`, orderBy: Prisma.sql`t."id"`, take: 100 };
+
+  it("returns only the tenant's rows, even for a fragment that matches everything", async () => {
+    const { a, b, db } = await seed();
+    const rows = await db.$findManySql("Task", everything);
+    expect(idsOf(rows)).toEqual(sorted(a.tasks));
+    // An OR in the caller's fragment stays inside its parentheses: it cannot widen the tenant filter.
+    const widened = await db.$findManySql("Task", {
+      ...everything,
+      where: Prisma.sql`FALSE OR t."tenant_id" = ${b.id}::uuid`,
+    });
+    expect(widened).toEqual([]);
+  });
+
+  it("returns rows exactly as findMany does, for every model it reads", async () => {
+    const { a, db } = await seed();
+    await db.comment.create({
+      data: { tenantId: a.id, id: newId(), taskId: a.tasks[0], authorId: newId(), body: "hi" },
+    });
+    await db.activity.create({
+      data: {
+        tenantId: a.id,
+        id: newId(),
+        projectId: a.projects[0],
+        actorId: newId(),
+        verb: "TASK_CREATED",
+        targetType: "TASK",
+        targetId: a.tasks[0],
+        diff: { title: { to: "x" } },
+      },
+    });
+    expect(await db.$findManySql("Task", everything)).toEqual(
+      await db.task.findMany({ orderBy: { id: "asc" } }),
+    );
+    expect(await db.$findManySql("Comment", everything)).toEqual(await db.comment.findMany());
+    expect(await db.$findManySql("Activity", everything)).toEqual(await db.activity.findMany());
+  });
+
+  it("takes the first rows of each partition in one query, also in a transaction", async () => {
+    const { a, db } = await seed();
+    const firstOfEach = await db.$transaction((tx) =>
+      tx.$findManySql("Task", { ...everything, take: 1, partitionBy: Prisma.sql`t."project_id"` }),
+    );
+    // Two tasks in the first project, one in the second: the first of each, by id.
+    expect(idsOf(firstOfEach)).toEqual(sorted([a.tasks[0], a.tasks[2]]));
+  });
+
+  it("refuses models it does not know", async () => {
+    const { db } = await seed();
+    await expect(db.$findManySql("Project" as "Task", everything)).rejects.toThrow(TenantViolationError);
   });
 });

@@ -1,4 +1,4 @@
-import { Prisma } from "../generated/client.ts";
+import { type Activity, type Comment, Prisma, type Task } from "../generated/client.ts";
 import type { PrismaClient } from "./client.ts";
 import { isUuid } from "./ids.ts";
 
@@ -15,6 +15,8 @@ export const TENANT_COLUMN = {
   Membership: "tenantId",
   Project: "tenantId",
   Task: "tenantId",
+  Comment: "tenantId",
+  Activity: "tenantId",
   Subscription: "tenantId",
   OutboxEvent: "tenantId",
   OutboxSequence: "tenantId",
@@ -194,8 +196,63 @@ const RAW_METHODS = new Set([
   "$disconnect",
 ]);
 
-/** Hides raw SQL and connection control, also on the client an interactive transaction hands out. */
-function guard<T extends object>(client: T): T {
+/** Tables `$findManySql` reads, by model; callers' fragments name the table `t`. */
+const SQL_TABLES = { Task: "tasks", Comment: "comments", Activity: "activities" } as const;
+type SqlRows = { Task: Task; Comment: Comment; Activity: Activity };
+export type SqlModel = keyof typeof SQL_TABLES;
+
+/** Arguments of {@link TenantSql.$findManySql}. */
+export interface FindManySqlArgs {
+  /** Conditions on the table aliased `t`; the tenant filter is AND-ed outside them. */
+  where: Prisma.Sql;
+  /** ORDER BY expressions on `t`. */
+  orderBy: Prisma.Sql;
+  /** Rows to return; per partition when `partitionBy` is given. */
+  take: number;
+  /** One query for many parents: the first `take` rows for each value of this expression. */
+  partitionBy?: Prisma.Sql;
+}
+
+/** What the tenant-scoped client offers beyond Prisma's API. */
+export interface TenantSql {
+  /**
+   * Rows of one tenant-owned model chosen by hand-written SQL, for what Prisma's query API cannot say
+   * (full-text search with an index, the first N rows per parent in one query). The tenant filter is
+   * pinned outside the caller's fragment, and rows come back in the model's shape, as findMany returns
+   * them. Fragments are `Prisma.sql` templates: values are always parameters.
+   */
+  $findManySql<M extends SqlModel>(model: M, args: FindManySqlArgs): Promise<SqlRows[M][]>;
+}
+
+// Our columns are the snake_case of the fields (`@map`); a test compares the result with findMany's.
+const camel = (column: string) => column.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+async function findManySql(
+  client: { $queryRaw<T>(query: Prisma.Sql): PromiseLike<T> },
+  tenantId: string,
+  model: SqlModel,
+  args: FindManySqlArgs,
+): Promise<unknown[]> {
+  const table = SQL_TABLES[model];
+  if (!table) throw new TenantViolationError(`${model} cannot be read with $findManySql`);
+  if (!Number.isInteger(args.take) || args.take < 0) throw new RangeError("take must be a whole number");
+  const from = Prisma.sql`FROM ${Prisma.raw(`"${table}"`)} AS t WHERE t."tenant_id" = ${tenantId}::uuid AND (${args.where})`;
+  const query = args.partitionBy
+    ? Prisma.sql`SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY ${args.partitionBy} ORDER BY ${args.orderBy}) AS "_rank" ${from}) AS t WHERE t."_rank" <= ${args.take} ORDER BY ${args.partitionBy}, ${args.orderBy}`
+    : Prisma.sql`SELECT t.* ${from} ORDER BY ${args.orderBy} LIMIT ${args.take}`;
+  const rows = await client.$queryRaw<Record<string, unknown>[]>(query);
+  return rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const [column, value] of Object.entries(row)) if (column !== "_rank") out[camel(column)] = value;
+    return out;
+  });
+}
+
+/**
+ * Hides raw SQL and connection control, also on the client an interactive transaction hands out, and
+ * adds `$findManySql`, bound to the tenant.
+ */
+function guard<T extends object>(client: T, tenantId: string): T {
   return new Proxy(client, {
     get(target, property, receiver) {
       if (typeof property === "string" && RAW_METHODS.has(property)) {
@@ -203,11 +260,15 @@ function guard<T extends object>(client: T): T {
           throw new TenantViolationError(`${property} is not available on a tenant-scoped client`);
         };
       }
+      if (property === "$findManySql") {
+        return (model: SqlModel, args: FindManySqlArgs) =>
+          findManySql(target as never, tenantId, model, args);
+      }
       const value = Reflect.get(target, property, receiver);
       if (property === "$transaction" && typeof value === "function") {
         return (arg: unknown, options?: unknown) =>
           typeof arg === "function"
-            ? value.call(target, (tx: object) => arg(guard(tx)), options)
+            ? value.call(target, (tx: object) => arg(guard(tx, tenantId)), options)
             : value.call(target, arg, options);
       }
       return value;
@@ -215,22 +276,41 @@ function guard<T extends object>(client: T): T {
   });
 }
 
-/**
- * The client services use: `prisma.$extends(forTenant(tenantId))` with raw SQL, further extensions and
- * connection control taken away, since raw SQL bypasses the tenant filter.
- */
-export function tenantClient(prisma: PrismaClient, tenantId: string) {
-  const scoped = prisma.$extends(forTenant(tenantId));
-  return guard(scoped) as Omit<
-    typeof scoped,
-    | "$queryRaw"
-    | "$queryRawUnsafe"
-    | "$executeRaw"
-    | "$executeRawUnsafe"
-    | "$extends"
-    | "$connect"
-    | "$disconnect"
-  >;
+const scopedClient = (prisma: PrismaClient, tenantId: string) => prisma.$extends(forTenant(tenantId));
+type ScopedClient = ReturnType<typeof scopedClient>;
+type HiddenMethods =
+  | "$queryRaw"
+  | "$queryRawUnsafe"
+  | "$executeRaw"
+  | "$executeRawUnsafe"
+  | "$extends"
+  | "$connect"
+  | "$disconnect";
+type ScopedTransaction = Parameters<Parameters<ScopedClient["$transaction"]>[0]>[0];
+
+/** The client an interactive transaction of a tenant-scoped client hands out. */
+export type TenantTransaction = Omit<ScopedTransaction, HiddenMethods> & TenantSql;
+
+interface TenantTransactions {
+  $transaction<P extends Prisma.PrismaPromise<unknown>[]>(
+    arg: [...P],
+    options?: { isolationLevel?: Prisma.TransactionIsolationLevel },
+  ): Promise<{ [K in keyof P]: Awaited<P[K]> }>;
+  $transaction<R>(
+    fn: (tx: TenantTransaction) => Promise<R>,
+    options?: { maxWait?: number; timeout?: number; isolationLevel?: Prisma.TransactionIsolationLevel },
+  ): Promise<R>;
 }
 
-export type TenantClient = ReturnType<typeof tenantClient>;
+/**
+ * The client services use: `prisma.$extends(forTenant(tenantId))` with raw SQL, further extensions and
+ * connection control taken away, since raw SQL bypasses the tenant filter; `$findManySql` is the one
+ * SQL door, and it pins the tenant itself.
+ */
+export function tenantClient(prisma: PrismaClient, tenantId: string): TenantClient {
+  return guard(scopedClient(prisma, tenantId), tenantId) as unknown as TenantClient;
+}
+
+export type TenantClient = Omit<ScopedClient, HiddenMethods | "$transaction"> &
+  TenantSql &
+  TenantTransactions;

@@ -4,6 +4,7 @@ import type { FetchNode, QueryPlan, QueryPlanner } from "@apollo/query-planner";
 import { INTERNAL_CONTEXT_HEADER, type Logger } from "@app/common";
 import { type ExecutionArgs, type ExecutionResult, GraphQLError, type GraphQLSchema } from "graphql";
 import { createClient } from "graphql-sse";
+import { Repeater } from "graphql-yoga";
 import { type GatewayContext, signedContextOf } from "../context.ts";
 
 /** The pseudo-service that "fetches" the subscription event the subgraph just sent. */
@@ -130,20 +131,26 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
       return result as ExecutionResult;
     }
 
-    return (async function* () {
-      try {
-        for await (const event of upstream) yield await resolveEvent(event as ExecutionResult);
-      } catch (error) {
-        logger.warn(
-          { err: error, requestId: context.requestId },
-          "subscription stream from a subgraph failed",
-        );
-        yield { errors: [new GraphQLError("The subscription was interrupted; subscribe again.")] };
-      } finally {
-        // Ends the SSE request to the subgraph when the client goes away.
-        await upstream.return?.();
-        client.dispose();
-      }
-    })();
+    // A Repeater rather than an async generator: a client that leaves while no event is pending must
+    // end the subgraph stream now, not when the next event would have arrived.
+    return new Repeater<ExecutionResult>(async (push, stop) => {
+      const pump = (async () => {
+        for await (const event of upstream) await push(await resolveEvent(event as ExecutionResult));
+      })();
+      pump.then(
+        () => stop(),
+        (error) => {
+          logger.warn(
+            { err: error, requestId: context.requestId },
+            "subscription stream from a subgraph failed",
+          );
+          void push({ errors: [new GraphQLError("The subscription was interrupted; subscribe again.")] });
+          stop();
+        },
+      );
+      await stop;
+      await upstream.return?.();
+      client.dispose();
+    });
   };
 }

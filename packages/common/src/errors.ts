@@ -26,9 +26,12 @@ export const forbidden = (message = "You are not allowed to do this.") =>
 export const notFound = (what: string, id: string) =>
   appError(ErrorCode.NOT_FOUND, `${what} ${id} was not found.`);
 
-/** Bad input, naming the field; `field` is the dotted path in the input (`input.email`). */
+/**
+ * Bad input, naming the field; `field` is the dotted path in the input (`input.email`). `fields` has the
+ * same shape as for zod failures, so clients read one list whatever found the problem.
+ */
 export const badUserInput = (field: string, message: string) =>
-  appError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });
+  appError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field, fields: [{ field, message }] });
 
 /** Turns zod issues into one BAD_USER_INPUT error that names every offending field. */
 export function fromZodIssues(

@@ -5,7 +5,8 @@ export interface RunningServer {
   server: Server;
   port: number;
   url: string;
-  close(): Promise<void>;
+  /** Stops accepting, waits for in-flight requests up to `graceMs`, then cuts what is left. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Listens on `port` (0 picks a free one, as tests do) and resolves once it accepts connections. */
@@ -19,11 +20,13 @@ export function listen(handler: RequestListener, port: number, host = "0.0.0.0")
         server,
         port: actual,
         url: `http://127.0.0.1:${actual}`,
-        close: () =>
+        close: (graceMs = 5_000) =>
           new Promise<void>((done) => {
             server.close(() => done());
-            // Idle keep-alive sockets would otherwise hold close() open.
+            // Idle keep-alive sockets would otherwise hold close() open; busy ones (a stream that
+            // never ends on its own) get `graceMs` to finish.
             server.closeIdleConnections();
+            setTimeout(() => server.closeAllConnections(), graceMs).unref();
           }),
       });
     });

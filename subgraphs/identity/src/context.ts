@@ -17,7 +17,7 @@ export function contextFactory(prisma: PrismaClient, logger: Logger, tokens: Tok
       ...ctx,
       accounts: prisma,
       tokens,
-      loaders: deferred(() => createUserLoaders(ctx.db, prisma.user)),
+      loaders: deferred(() => createUserLoaders(ctx.db)),
     };
   };
 }

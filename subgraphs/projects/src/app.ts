@@ -1,10 +1,12 @@
 import { createLogger } from "@app/common";
 import { createPostgresEventBus, createRedisEventBus } from "@app/common/events";
-import { DateTimeScalar } from "@app/common/scalars";
+import { DateTimeScalar, JSONScalar } from "@app/common/scalars";
 import { createSubgraphApp } from "@app/common/subgraph";
 import type { PrismaClient } from "@app/db";
 import { contextFactory } from "./context.ts";
 import type { ProjectsConfig } from "./env.ts";
+import { activityResolvers } from "./modules/activity/activity.resolvers.ts";
+import { commentResolvers } from "./modules/comments/comments.resolvers.ts";
 import { projectResolvers } from "./modules/projects/projects.resolvers.ts";
 import { createSubscriptionResolvers } from "./modules/subscriptions/subscriptions.resolvers.ts";
 import { taskResolvers } from "./modules/tasks/tasks.resolvers.ts";
@@ -21,9 +23,11 @@ export function createProjectsApp(config: ProjectsConfig, deps: { prisma?: Prism
     config,
     prisma: deps.prisma,
     resolvers: [
-      { DateTime: DateTimeScalar },
+      { DateTime: DateTimeScalar, JSON: JSONScalar },
       projectResolvers,
       taskResolvers,
+      commentResolvers,
+      activityResolvers,
       createSubscriptionResolvers(bus),
     ],
     createContext: contextFactory,

@@ -94,7 +94,10 @@ export async function signUp(ctx: Context, input: unknown) {
       await tx.user.create({ data: { ...user, passwordHash } });
       const slug = await claimSlug(tx, slugify(data.organizationName), tenantId);
       await tx.organization.create({ data: { id: tenantId, name: data.organizationName, slug } });
-      await tx.membership.create({ data: { tenantId, userId, role: "OWNER" } });
+      // The member's profile is copied into the membership: tenant reads need no users lookup.
+      await tx.membership.create({
+        data: { tenantId, userId, role: "OWNER", email: user.email, name: user.name },
+      });
       // Welcomes the user by e-mail (a job) once this commits; nothing is sent if it rolls back.
       await emitEvent(tx, tenantId, {
         topic: "user.signed_up",

@@ -1,46 +1,61 @@
 import type { EventBus } from "@app/common/events";
+import type { Context } from "../../context.ts";
+import {
+  type ActivityRecordedPayload,
+  activityFromSnapshot,
+  type CommentAddedPayload,
+  commentFromSnapshot,
+  type TaskChangedPayload,
+  TOPICS,
+  taskFromSnapshot,
+} from "../../events.ts";
 import { requireProject } from "../projects/projects.service.ts";
+import { requireTask } from "../tasks/tasks.service.ts";
 import { watchTenantEvents } from "./watch.ts";
 
-/** Event payloads (written by the services with emitEvent; snapshots are rows with ISO dates). */
-interface TaskChanged {
-  kind: "CREATED" | "UPDATED" | "MOVED" | "DELETED";
-  projectId: string;
-  task: Record<string, unknown>;
-}
-
-/** A row snapshot back into the shape resolvers get from Prisma: `...At` and `dueDate` become Dates. */
-export function reviveRow<T>(snapshot: Record<string, unknown>): T {
-  const row: Record<string, unknown> = { ...snapshot };
-  for (const [key, value] of Object.entries(row)) {
-    if (typeof value === "string" && (key.endsWith("At") || key === "dueDate")) row[key] = new Date(value);
-  }
-  return row as T;
-}
-
 /**
- * Subscriptions of the projects subgraph. Each checks at subscribe time that the caller may see the
- * project (NOT_FOUND otherwise, as for a query), then streams the tenant's matching events; the event
- * carries the changed row, so no subscriber reads the database per event.
+ * Subscriptions of the projects subgraph. Each checks at subscribe time that the caller may see what it
+ * asks for (NOT_FOUND otherwise, as a query would say), then streams the tenant's matching events. The
+ * event carries the changed row, so no subscriber reads the database per event.
  */
 export function createSubscriptionResolvers(bus: EventBus) {
   return {
     Subscription: {
       taskChanged: {
-        async subscribe(
-          _parent: unknown,
-          args: { projectId: string },
-          ctx: Parameters<typeof requireProject>[0],
-        ) {
+        async subscribe(_parent: unknown, args: { projectId: string }, ctx: Context) {
           await requireProject(ctx, args.projectId);
-          return watchTenantEvents<TaskChanged>(
+          return watchTenantEvents<TaskChangedPayload>(
             ctx,
             bus,
-            "task.changed",
+            TOPICS.taskChanged,
             (p) => p.projectId === args.projectId,
           );
         },
-        resolve: (event: TaskChanged) => ({ kind: event.kind, task: reviveRow(event.task) }),
+        resolve: (event: TaskChangedPayload) => ({ kind: event.kind, task: taskFromSnapshot(event.task) }),
+      },
+      commentAdded: {
+        async subscribe(_parent: unknown, args: { taskId: string }, ctx: Context) {
+          await requireTask(ctx, args.taskId);
+          return watchTenantEvents<CommentAddedPayload>(
+            ctx,
+            bus,
+            TOPICS.commentAdded,
+            (p) => p.taskId === args.taskId,
+          );
+        },
+        resolve: (event: CommentAddedPayload) => commentFromSnapshot(event.comment),
+      },
+      projectActivity: {
+        async subscribe(_parent: unknown, args: { projectId: string }, ctx: Context) {
+          await requireProject(ctx, args.projectId);
+          return watchTenantEvents<ActivityRecordedPayload>(
+            ctx,
+            bus,
+            TOPICS.activityRecorded,
+            (p) => p.projectId === args.projectId,
+          );
+        },
+        resolve: (event: ActivityRecordedPayload) => activityFromSnapshot(event.activity),
       },
     },
   };

@@ -1,54 +1,326 @@
-import { badUserInput, requirePrincipal, requireRole } from "@app/common";
-import { type PageArgs, pageWindow, toConnection } from "@app/common/pagination";
+import { badUserInput, notFound, requirePrincipal, requireRole } from "@app/common";
+import { toConnection } from "@app/common/pagination";
 import { parseInput, text } from "@app/common/validation";
-import { emitEvent, isUuid, newId } from "@app/db";
+import { type ActivityVerb, emitEvent, isUuid, newId, type Task } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
-import { requireProject } from "../projects/projects.service.ts";
+import { asJson, snapshot, type TaskChangedPayload, type TaskChangeKind, TOPICS } from "../../events.ts";
+import { recordActivity } from "../activity/activity.service.ts";
+import { requireWritableProject } from "../projects/projects.service.ts";
+import {
+  archivedError,
+  checkVersion,
+  deletedError,
+  diffOf,
+  retryOnUniqueViolation,
+  staleVersion,
+  type Tx,
+} from "../shared/writes.ts";
+import { slotFor } from "./tasks.board.ts";
+import {
+  parseTaskListArgs,
+  TASK_PRIORITIES,
+  TASK_STATUSES,
+  type TaskListInput,
+  taskCursor,
+} from "./tasks.query.ts";
+
+/** A reference to identity's User: identity resolves it, in one batch per request. */
+export type UserRef = { __typename?: "User"; id: string };
+export const userRef = (id: string | null): UserRef | null => (id ? { __typename: "User", id } : null);
+
+const description = text(0, 20_000);
+const labels = z
+  .array(text(1, 50))
+  .max(20, "must have at most 20 labels")
+  .transform((list) => [...new Set(list)]);
+const dueDate = z.iso
+  .datetime({ offset: true, message: "must be an ISO-8601 date-time" })
+  .transform((value) => new Date(value));
+const version = z.number().int();
 
 const createTaskInput = z.object({
   projectId: z.string(),
   title: text(1, 500),
+  description: description.nullish(),
+  status: z.enum(TASK_STATUSES).nullish(),
+  priority: z.enum(TASK_PRIORITIES).nullish(),
   assigneeId: z.uuid("must be a user id").nullish(),
+  dueDate: dueDate.nullish(),
+  labels: labels.nullish(),
 });
+
+const updateTaskInput = z.object({
+  id: z.string(),
+  version,
+  title: text(1, 500).nullish(),
+  description: description.nullish(),
+  status: z.enum(TASK_STATUSES).nullish(),
+  priority: z.enum(TASK_PRIORITIES).nullish(),
+  // null clears these two; absent (undefined) leaves them as they are.
+  assigneeId: z.uuid("must be a user id").nullish(),
+  dueDate: dueDate.nullish(),
+  labels: labels.nullish(),
+});
+
+const moveTaskInput = z.object({
+  id: z.string(),
+  version,
+  status: z.enum(TASK_STATUSES).nullish(),
+  afterId: z.uuid("must be a task id").nullish(),
+  beforeId: z.uuid("must be a task id").nullish(),
+});
+
+const stateInput = z.object({ id: z.string(), version });
+
+/** The fields an update diff reports. */
+const TASK_FIELDS = [
+  "title",
+  "description",
+  "status",
+  "priority",
+  "assigneeId",
+  "dueDate",
+  "labels",
+] as const satisfies ReadonlyArray<keyof Task>;
+
+/** Memberships belong to identity; reading them here keeps a task's assignee inside the tenant. */
+async function requireMember(ctx: Context, userId: string, field: string) {
+  const { tenantId } = requirePrincipal(ctx);
+  const member = await ctx.db.membership.findUnique({ where: { tenantId_userId: { tenantId, userId } } });
+  if (!member) throw badUserInput(field, "is not a member of this organization");
+}
+
+/** `task.changed`, in the transaction of the change. */
+async function announceTask(tx: Tx, tenantId: string, kind: TaskChangeKind, task: Task, actorId: string) {
+  const payload: TaskChangedPayload = { kind, projectId: task.projectId, task: snapshot(task), actorId };
+  await emitEvent(tx, tenantId, { topic: TOPICS.taskChanged, payload: asJson(payload) });
+}
+
+/** One timeline entry about a task. */
+function recordTaskActivity(
+  tx: Tx,
+  tenantId: string,
+  actorId: string,
+  verb: ActivityVerb,
+  task: Task,
+  diff: object,
+) {
+  return recordActivity(tx, tenantId, {
+    projectId: task.projectId,
+    taskId: task.id,
+    actorId,
+    verb,
+    targetType: "TASK",
+    targetId: task.id,
+    diff: asJson(diff),
+  });
+}
 
 export async function createTask(ctx: Context, input: unknown) {
   const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
-  const { projectId, title, assigneeId } = parseInput(createTaskInput, input);
-  await requireProject(ctx, projectId);
-  if (assigneeId) {
-    // Memberships belong to identity; reading them here keeps a task's assignee inside the tenant.
-    const member = await ctx.db.membership.findUnique({
-      where: { tenantId_userId: { tenantId, userId: assigneeId } },
-    });
-    if (!member) throw badUserInput("input.assigneeId", "is not a member of this organization");
-  }
-  const task = await ctx.db.$transaction(async (tx) => {
-    const created = await tx.task.create({
-      data: { tenantId, id: newId(), projectId, title, assigneeId: assigneeId ?? null },
-    });
-    await emitEvent(tx, tenantId, {
-      topic: "task.changed",
-      payload: { kind: "CREATED", projectId, task: JSON.parse(JSON.stringify(created)), actorId: userId },
-    });
-    return created;
-  });
+  const data = parseInput(createTaskInput, input);
+  await requireWritableProject(ctx, data.projectId);
+  if (data.assigneeId) await requireMember(ctx, data.assigneeId, "input.assigneeId");
+  const task = await retryOnUniqueViolation(() =>
+    ctx.db.$transaction(async (tx) => {
+      const status = data.status ?? "TODO";
+      const created = await tx.task.create({
+        data: {
+          tenantId,
+          id: newId(),
+          projectId: data.projectId,
+          title: data.title,
+          description: data.description ?? "",
+          status,
+          priority: data.priority ?? "MEDIUM",
+          assigneeId: data.assigneeId ?? null,
+          reporterId: userId,
+          dueDate: data.dueDate ?? null,
+          labels: data.labels ?? [],
+          position: await slotFor(tx, { projectId: data.projectId, status }),
+        },
+      });
+      await announceTask(tx, tenantId, "CREATED", created, userId);
+      await recordTaskActivity(tx, tenantId, userId, "TASK_CREATED", created, {
+        title: { to: created.title },
+        status: { to: created.status },
+      });
+      return created;
+    }),
+  );
   return { task };
 }
 
-export async function listTasks(ctx: Context, projectId: string, args: PageArgs) {
-  requirePrincipal(ctx);
-  const { take, afterId } = pageWindow(args);
-  if (!isUuid(projectId)) return toConnection([], take);
-  const rows = await ctx.db.task.findMany({
-    where: { projectId, ...(afterId ? { id: { gt: afterId } } : {}) },
-    orderBy: { id: "asc" },
-    take: take + 1,
+/**
+ * The task of a write, read in the write's transaction: at the version the client read, live, in a
+ * live project that is not archived.
+ */
+async function writableTask(
+  tx: Tx,
+  id: string,
+  version: number,
+  options: { allowDeleted?: boolean } = {},
+): Promise<Task> {
+  const task = checkVersion("Task", id, await tx.task.findFirst({ where: { id } }), version);
+  if (task.deletedAt && !options.allowDeleted) throw deletedError("Task", id);
+  const project = await tx.project.findFirst({
+    where: { id: task.projectId },
+    select: { key: true, status: true, deletedAt: true },
   });
-  return toConnection(rows, take);
+  if (!project || project.deletedAt) throw deletedError("Project", task.projectId);
+  if (project.status === "ARCHIVED") throw archivedError(project.key);
+  return task;
+}
+
+/** Applies `data` if the task is still at `version`; CONFLICT when someone else got there first. */
+async function updateVersioned(tx: Tx, id: string, version: number, data: Partial<Task>) {
+  const [row] = await tx.task.updateManyAndReturn({
+    where: { id, version },
+    data: { ...data, version: { increment: 1 } },
+  });
+  if (row) return row;
+  const current = await tx.task.findFirst({ where: { id }, select: { version: true } });
+  if (!current) throw notFound("Task", id);
+  throw staleVersion("Task", id, current.version);
+}
+
+const taskId = (id: string) => {
+  if (!isUuid(id)) throw notFound("Task", id);
+  return id;
+};
+
+export async function updateTask(ctx: Context, input: unknown) {
+  const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
+  const data = parseInput(updateTaskInput, input);
+  const id = taskId(data.id);
+  if (data.assigneeId) await requireMember(ctx, data.assigneeId, "input.assigneeId");
+  const task = await retryOnUniqueViolation(() =>
+    ctx.db.$transaction(async (tx) => {
+      const before = await writableTask(tx, id, data.version);
+      const changes: Partial<Task> = {};
+      if (data.title != null) changes.title = data.title;
+      if (data.description != null) changes.description = data.description;
+      if (data.priority != null) changes.priority = data.priority;
+      if (data.labels != null) changes.labels = data.labels;
+      if (data.assigneeId !== undefined) changes.assigneeId = data.assigneeId;
+      if (data.dueDate !== undefined) changes.dueDate = data.dueDate;
+      if (data.status != null && data.status !== before.status) {
+        changes.status = data.status;
+        changes.position = await slotFor(tx, {
+          projectId: before.projectId,
+          status: data.status,
+          selfId: id,
+        });
+      }
+      if (Object.keys(diffOf(before, { ...before, ...changes }, TASK_FIELDS)).length === 0) return before;
+      const after = await updateVersioned(tx, id, data.version, changes);
+      await announceTask(tx, tenantId, "UPDATED", after, userId);
+      await recordTaskActivity(
+        tx,
+        tenantId,
+        userId,
+        "TASK_UPDATED",
+        after,
+        diffOf(before, after, TASK_FIELDS),
+      );
+      return after;
+    }),
+  );
+  return { task };
+}
+
+export async function moveTask(ctx: Context, input: unknown) {
+  const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
+  const data = parseInput(moveTaskInput, input);
+  const id = taskId(data.id);
+  const task = await retryOnUniqueViolation(() =>
+    ctx.db.$transaction(async (tx) => {
+      const before = await writableTask(tx, id, data.version);
+      const status = data.status ?? before.status;
+      const position = await slotFor(tx, {
+        projectId: before.projectId,
+        status,
+        selfId: id,
+        afterId: data.afterId,
+        beforeId: data.beforeId,
+      });
+      const after = await updateVersioned(tx, id, data.version, { status, position });
+      await announceTask(tx, tenantId, "MOVED", after, userId);
+      await recordTaskActivity(
+        tx,
+        tenantId,
+        userId,
+        "TASK_MOVED",
+        after,
+        diffOf(before, after, ["status", "position"]),
+      );
+      return after;
+    }),
+  );
+  return { task };
+}
+
+/** Delete (to the trash) or restore; a task already there is returned as is. */
+export async function setTaskDeleted(ctx: Context, deleted: boolean, input: unknown) {
+  const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
+  const data = parseInput(stateInput, input);
+  const id = taskId(data.id);
+  const task = await ctx.db.$transaction(async (tx) => {
+    const before = await writableTask(tx, id, data.version, { allowDeleted: true });
+    if (!!before.deletedAt === deleted) return before;
+    const after = await updateVersioned(tx, id, data.version, { deletedAt: deleted ? new Date() : null });
+    // A restore is an UPDATED for subscribers: the card is back, with its old place.
+    await announceTask(tx, tenantId, deleted ? "DELETED" : "UPDATED", after, userId);
+    await recordTaskActivity(
+      tx,
+      tenantId,
+      userId,
+      deleted ? "TASK_DELETED" : "TASK_RESTORED",
+      after,
+      diffOf(before, after, ["deletedAt"]),
+    );
+    return after;
+  });
+  return { task };
 }
 
 export function getTask(ctx: Context, id: string) {
   requirePrincipal(ctx);
   return isUuid(id) ? ctx.loaders.taskById.load(id) : null;
+}
+
+/** The task (deleted ones too), or NOT_FOUND. */
+export async function requireTask(ctx: Context, id: string) {
+  const task = await getTask(ctx, id);
+  if (!task) throw notFound("Task", id);
+  return task;
+}
+
+/** A project's tasks (`tasks(projectId)`, `Project.tasks`): one query for every project of the request. */
+export async function listProjectTasks(ctx: Context, projectId: string, input: TaskListInput) {
+  requirePrincipal(ctx);
+  const args = parseTaskListArgs(input);
+  const rows = isUuid(projectId)
+    ? await ctx.loaders.projectTaskPages.load({ parentId: projectId, args })
+    : [];
+  return toConnection(rows, args.take - 1, taskCursor(args));
+}
+
+/** Tasks assigned to a user, in the caller's tenant (`User.assignedTasks`, `myTasks`). */
+export async function listAssignedTasks(ctx: Context, userId: string, input: TaskListInput) {
+  requirePrincipal(ctx);
+  const args = parseTaskListArgs(input);
+  const rows = isUuid(userId) ? await ctx.loaders.assigneeTaskPages.load({ parentId: userId, args }) : [];
+  return toConnection(rows, args.take - 1, taskCursor(args));
+}
+
+export function listMyTasks(ctx: Context, input: TaskListInput) {
+  return listAssignedTasks(ctx, requirePrincipal(ctx).userId, input);
+}
+
+/** Live tasks per status; every status, zeros included (an unknown project counts zero everywhere). */
+export function projectTaskCounts(ctx: Context, projectId: string) {
+  requirePrincipal(ctx);
+  return ctx.loaders.taskCountsByProject.load(projectId);
 }

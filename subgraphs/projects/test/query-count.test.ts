@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type Platform, signUpTenant, startPlatform } from "../../../test/platform.ts";
+import { addMember, client, createProject, createTask } from "./helpers.ts";
+
+/**
+ * The acceptance criterion of issue 7: a page of 50 tasks with their assignees, through the gateway,
+ * costs one SQL query per entity type. Counted on the SQL the shared Prisma client sends.
+ */
+
+let platform: Platform;
+beforeAll(async () => {
+  platform = await startPlatform(inject("databaseUrl"));
+});
+afterAll(() => platform?.close());
+
+/** The tables a statement reads, by the names Prisma and our SQL write them. */
+function tablesOf(sql: string): string[] {
+  return [...sql.matchAll(/\b(?:FROM|JOIN)\s+(?:"public"\.)?"(\w+)"/gi)].map((m) => m[1]!);
+}
+
+describe("a page of 50 tasks with their assignees through the gateway", () => {
+  it("costs one tasks query and one memberships query, whatever the number of rows", async () => {
+    const owner = await signUpTenant(platform.gatewayUrl, "count");
+    const api = client(platform, owner.token);
+    const members = [
+      owner,
+      ...(await Promise.all([1, 2, 3].map((n) => addMember(platform, owner, "MEMBER", `m${n}`)))),
+    ];
+    const project = await createProject(api, { name: "Counted" });
+    for (let i = 0; i < 50; i++) {
+      await createTask(api, {
+        projectId: project.id,
+        title: `task ${i}`,
+        assigneeId: members[i % 4]!.userId,
+      });
+    }
+
+    platform.queries.length = 0;
+    const page = await api.run(
+      `query($projectId: ID!) {
+        tasks(projectId: $projectId, first: 50) { edges { node { title assignee { id email name } } } }
+      }`,
+      { projectId: project.id },
+    );
+
+    const edges = page.tasks.edges as Array<{
+      node: { title: string; assignee: { id: string; email: string } };
+    }>;
+    expect(edges).toHaveLength(50);
+    for (const [i, { node }] of edges.entries()) {
+      expect(node.title).toBe(`task ${i}`);
+      expect(node.assignee).toMatchObject({ id: members[i % 4]!.userId, email: members[i % 4]!.email });
+    }
+
+    const statements = [...platform.queries];
+    const reading = (table: string) => statements.filter((sql) => tablesOf(sql).includes(table));
+    expect(reading("tasks"), statements.join("\n---\n")).toHaveLength(1);
+    expect(reading("memberships"), statements.join("\n---\n")).toHaveLength(1);
+    // Nothing else: no users lookup (the profile lives in memberships), no query per row.
+    expect(statements, statements.join("\n---\n")).toHaveLength(2);
+  });
+
+  it("also for the tasks of several projects in one request (one tasks query for all of them)", async () => {
+    const owner = await signUpTenant(platform.gatewayUrl, "count-many");
+    const api = client(platform, owner.token);
+    for (const name of ["One", "Two", "Three"]) {
+      const project = await createProject(api, { name });
+      for (let i = 0; i < 3; i++) {
+        await createTask(api, { projectId: project.id, title: `${name} ${i}`, assigneeId: owner.userId });
+      }
+    }
+
+    platform.queries.length = 0;
+    const data = await api.run(`{
+      projects { edges { node { name
+        taskCounts { status count }
+        tasks(first: 2) { edges { node { title assignee { email } } } pageInfo { hasNextPage } }
+      } } }
+    }`);
+
+    const projects = data.projects.edges.map((e: { node: unknown }) => e.node);
+    expect(projects).toHaveLength(3);
+    for (const project of projects) {
+      expect(project.tasks.edges.map((e: { node: { title: string } }) => e.node.title)).toEqual([
+        `${project.name} 0`,
+        `${project.name} 1`,
+      ]);
+      expect(project.tasks.pageInfo.hasNextPage).toBe(true);
+      expect(project.tasks.edges[0].node.assignee.email).toBe(owner.email);
+      expect(project.taskCounts.find((c: { status: string }) => c.status === "TODO").count).toBe(3);
+    }
+    const statements = [...platform.queries];
+    const byTable = statements.map(tablesOf);
+    // projects, tasks (one windowed query for the three projects), task counts, memberships.
+    expect(byTable.filter((t) => t[0] === "projects")).toHaveLength(1);
+    expect(
+      byTable.filter((t) => t[0] === "tasks"),
+      statements.join("\n---\n"),
+    ).toHaveLength(2);
+    expect(byTable.filter((t) => t[0] === "memberships")).toHaveLength(1);
+    expect(statements).toHaveLength(4);
+  });
+});
