@@ -73,6 +73,9 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
   const overrides = urlOverrides(config);
   const secret = config.INTERNAL_CONTEXT_SECRET;
 
+  // @apollo/gateway otherwise reports usage to Apollo over OTLP and probes cloud metadata endpoints
+  // (169.254.169.254 and friends) when it is constructed. A platform's traffic is its own: opt out.
+  process.env.APOLLO_TELEMETRY_DISABLED = "true";
   const subgraphUrls: Record<string, string> = {};
   const gateway = new ApolloGateway({
     supergraphSdl,

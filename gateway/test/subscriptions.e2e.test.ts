@@ -126,6 +126,90 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     await theirs.client.dispose();
   });
 
+  it("delivers comments and the project timeline, with the author resolved from identity", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "timeline");
+    const project = await gql(a.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "Timeline" },
+    });
+    const projectId = project.data!.createProject.project.id;
+    const task = await gql(a.gatewayUrl, CREATE_TASK, {
+      token: owner.token,
+      variables: { input: { projectId, title: "Discuss" } },
+    });
+    const taskId = task.data!.createTask.task.id;
+
+    const comments = subscribe(
+      a.gatewayWsUrl,
+      owner.token,
+      `subscription($t: ID!) { commentAdded(taskId: $t) { body author { email } } }`,
+      { t: taskId },
+    );
+    const timeline = subscribe(
+      a.gatewayWsUrl,
+      owner.token,
+      `subscription($p: ID!) { projectActivity(projectId: $p) { verb actor { email } } }`,
+      { p: projectId },
+    );
+    await Promise.all([comments.acknowledged, timeline.acknowledged]);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const added = await gql(
+      b.gatewayUrl,
+      `mutation($t: ID!) { addComment(input: { taskId: $t, body: "Looks good" }) { comment { id } } }`,
+      { token: owner.token, variables: { t: taskId } },
+    );
+    expect(added.errors).toBeUndefined();
+    await until(() => comments.received.events.length >= 1 && timeline.received.events.length >= 1);
+    expect(comments.received.events).toEqual([
+      { commentAdded: { body: "Looks good", author: { email: owner.email } } },
+    ]);
+    expect(timeline.received.events).toEqual([
+      { projectActivity: { verb: expect.any(String), actor: { email: owner.email } } },
+    ]);
+    await comments.client.dispose();
+    await timeline.client.dispose();
+  });
+
+  it("also serves subscriptions over server-sent events", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "sse");
+    const project = await gql(a.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "SSE" },
+    });
+    const projectId = project.data!.createProject.project.id;
+    const abort = new AbortController();
+    const response = await fetch(a.gatewayUrl, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${owner.token}`,
+      },
+      body: JSON.stringify({ query: TASK_CHANGED, variables: { projectId } }),
+      signal: abort.signal,
+    });
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const reader = response.body!.getReader();
+    let text = "";
+    const reading = (async () => {
+      while (!text.includes("Over SSE")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    await gql(a.gatewayUrl, CREATE_TASK, {
+      token: owner.token,
+      variables: { input: { projectId, title: "Over SSE", assigneeId: owner.userId } },
+    });
+    await Promise.race([reading, new Promise((r) => setTimeout(r, 10_000))]);
+    abort.abort();
+    expect(text).toContain("event: next");
+    expect(text).toContain(`"email":"${owner.email}"`);
+  });
+
   it("refuses a connection whose token does not verify, with 4403", async () => {
     const forged = subscribe(a.gatewayWsUrl, "not.a.token", TASK_CHANGED, { projectId: crypto.randomUUID() });
     await until(() => forged.received.closed !== undefined);
