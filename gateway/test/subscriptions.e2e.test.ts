@@ -1,3 +1,4 @@
+import { emitEvent } from "@app/db";
 import { type Client, createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
@@ -208,6 +209,27 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     abort.abort();
     expect(text).toContain("event: next");
     expect(text).toContain(`"email":"${owner.email}"`);
+  });
+
+  it("closes the connection with 4403 when the subscriber's membership is removed", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "leaver");
+    const project = await gql(a.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "Bye" },
+    });
+    const projectId = project.data!.createProject.project.id;
+    const live = subscribe(a.gatewayWsUrl, owner.token, TASK_CHANGED, { projectId });
+    await live.acknowledged;
+    await new Promise((r) => setTimeout(r, 300));
+    // What identity's member removal does: delete the membership and announce it, in one transaction.
+    await a.prisma.$transaction(async (tx) => {
+      await tx.membership.delete({
+        where: { tenantId_userId: { tenantId: owner.tenantId, userId: owner.userId } },
+      });
+      await emitEvent(tx, owner.tenantId, { topic: "membership.removed", payload: { userId: owner.userId } });
+    });
+    await until(() => live.received.closed !== undefined);
+    expect(live.received.closed).toEqual({ code: 4403, reason: "Forbidden: membership removed" });
   });
 
   it("refuses a connection whose token does not verify, with 4403", async () => {

@@ -7,7 +7,7 @@ import { WebSocketServer } from "ws";
 
 /** Close codes a client can act on (graphql-ws's own: 4400 bad request, 4401, 4403 forbidden, 4408...). */
 export const CLOSE_CODES = {
-  /** The access token expired (or was refused): get a new one and reconnect. */
+  /** The access token expired or was refused, or the membership it stands for was removed. */
   FORBIDDEN: 4403,
   /** The client reads events slower than they come; it is cut off rather than slowing everyone. */
   SLOW_CONSUMER: 4413,
@@ -87,7 +87,13 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
       },
       execute: (args) => (args.rootValue as { execute(a: ExecutionArgs): never }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe(a: ExecutionArgs): never }).subscribe(args),
-      onNext(ctx) {
+      onNext(ctx, _id, _payload, _args, result) {
+        // A subgraph ended the stream because the user's membership was removed: the whole
+        // connection was authorised with it, so close it as an expired token would be.
+        if (result.errors?.some((e) => e.extensions?.reason === "MEMBERSHIP_REVOKED")) {
+          ctx.extra.socket.close(CLOSE_CODES.FORBIDDEN, "Forbidden: membership removed");
+          return;
+        }
         if (ctx.extra.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
           logger.warn({ buffered: ctx.extra.socket.bufferedAmount }, "closing a slow subscriber");
           ctx.extra.socket.close(

@@ -7,10 +7,19 @@ import type { Context } from "../../context.ts";
 const MAX_PENDING_EVENTS = 256;
 
 /**
+ * Announced (by identity) when a user leaves or is removed from an organization: payload `{ userId }`.
+ * Their open subscriptions end at once with MEMBERSHIP_REVOKED, which the gateway turns into a 4403
+ * close of the socket.
+ */
+export const MEMBERSHIP_REMOVED_TOPIC = "membership.removed";
+export const MEMBERSHIP_REVOKED = "MEMBERSHIP_REVOKED";
+
+/**
  * The events of the caller's tenant with one topic that pass `match`, as an async iterable for a
  * Subscription resolver. The tenant comes from the verified context, never from arguments, so a
  * subscriber can never receive another tenant's events. A subscriber that falls MAX_PENDING_EVENTS
- * behind is ended with an error instead of buffering without bound.
+ * behind is ended with an error instead of buffering without bound; one whose membership is removed
+ * is ended with FORBIDDEN (reason MEMBERSHIP_REVOKED).
  */
 export function watchTenantEvents<P>(
   ctx: Context,
@@ -18,10 +27,21 @@ export function watchTenantEvents<P>(
   topic: string,
   match: (payload: P) => boolean,
 ): AsyncIterable<P> {
-  const { tenantId } = requirePrincipal(ctx);
+  const { tenantId, userId } = requirePrincipal(ctx);
   return new Repeater<P>(async (push, stop) => {
     let pending = 0;
     const stopListening = await bus.listen(tenantId, (event: EventEnvelope) => {
+      if (
+        event.topic === MEMBERSHIP_REMOVED_TOPIC &&
+        (event.payload as { userId?: string })?.userId === userId
+      ) {
+        stop(
+          appError(ErrorCode.FORBIDDEN, "You are no longer a member of this organization.", {
+            reason: MEMBERSHIP_REVOKED,
+          }),
+        );
+        return;
+      }
       if (event.topic !== topic) return;
       const payload = event.payload as P;
       if (!match(payload)) return;
