@@ -1,5 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "../generated/client.ts";
+import { Prisma, PrismaClient } from "../generated/client.ts";
 
 export type { PrismaClient };
 
@@ -30,4 +30,9 @@ export function createPrismaClient(options: PrismaClientOptions): PrismaClient {
     );
   }
   return client;
+}
+
+/** A unique constraint refused the write (Prisma's P2002): a taken e-mail, slug, key or position. */
+export function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
 }

@@ -22,7 +22,12 @@ export {
   TaskPriority,
   TaskStatus,
 } from "../generated/enums.ts";
-export { createPrismaClient, type PrismaClient, type PrismaClientOptions } from "./client.ts";
+export {
+  createPrismaClient,
+  isUniqueViolation,
+  type PrismaClient,
+  type PrismaClientOptions,
+} from "./client.ts";
 export { isUuid, isUuidV7, newId } from "./ids.ts";
 export { ensureDatabase, migrate } from "./migrate.ts";
 export { emitEvent, type OutboxEventInput, type OutboxWriter } from "./outbox.ts";

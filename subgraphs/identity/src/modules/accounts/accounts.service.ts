@@ -1,6 +1,6 @@
 import { appError, ErrorCode, type Role, unauthenticated } from "@app/common";
 import { parseInput, text } from "@app/common/validation";
-import { emitEvent, newId, Prisma } from "@app/db";
+import { emitEvent, isUniqueViolation, newId, type Prisma } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 import { dummyHash, hashPassword, verifyPassword } from "./password.ts";
@@ -48,9 +48,6 @@ export function slugify(name: string): string {
     .replace(/-+$/, "");
   return slug.length >= 3 ? slug : `org-${slug}`.replace(/-+$/, "");
 }
-
-const isUniqueViolation = (error: unknown) =>
-  error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
 
 /** Claims the first free slug: `acme`, then `acme-2f9k`... (the slug table's primary key decides). */
 async function claimSlug(tx: Prisma.TransactionClient, base: string, tenantId: string): Promise<string> {

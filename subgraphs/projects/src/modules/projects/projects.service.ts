@@ -1,7 +1,7 @@
 import { badUserInput, forbidden, notFound, type Role, requirePrincipal, requireRole } from "@app/common";
 import { type PageArgs, pageWindow, toConnection } from "@app/common/pagination";
 import { parseInput, text } from "@app/common/validation";
-import { type ActivityVerb, emitEvent, isUuid, newId, type Project } from "@app/db";
+import { type ActivityVerb, emitEvent, isUniqueViolation, isUuid, newId, type Project } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 import { recordActivity } from "../activity/activity.service.ts";
@@ -10,7 +10,6 @@ import {
   checkVersion,
   deletedError,
   diffOf,
-  isUniqueViolation,
   retryOnUniqueViolation,
   staleVersion,
   type Tx,

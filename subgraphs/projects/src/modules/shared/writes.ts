@@ -1,5 +1,5 @@
 import { appError, ErrorCode, forbidden, notFound } from "@app/common";
-import { Prisma, type TenantTransaction } from "@app/db";
+import { isUniqueViolation, type Prisma, type TenantTransaction } from "@app/db";
 
 /** The client an interactive transaction of the tenant-scoped client hands out. */
 export type Tx = TenantTransaction;
@@ -34,9 +34,6 @@ export function deletedError(what: string, id: string) {
 export function archivedError(key: string) {
   return forbidden(`Project ${key} is archived and read-only; unarchive it first.`);
 }
-
-export const isUniqueViolation = (error: unknown) =>
-  error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
 
 /**
  * Runs `attempt` again (a fresh transaction) when it lost a race on a unique key: two cards given one

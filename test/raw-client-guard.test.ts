@@ -1,0 +1,79 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+/**
+ * The easy mistake: reaching the database past the tenant-scoped client. Outside prisma/ (and tests,
+ * benchmarks and scripts), only the named places below may create a raw client, hold one, run SQL or
+ * talk to PostgreSQL directly; domain modules may not at all.
+ */
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Places allowed the raw client or SQL, and why. */
+const ALLOWED: Record<string, string> = {
+  "packages/common/src/subgraph.ts": "creates each subgraph's client",
+  "packages/common/src/context.ts": "turns the raw client into the tenant-scoped one",
+  "packages/common/src/events.ts": "LISTEN for realtime events; reads an event by (tenant, seq)",
+  "subgraphs/tenants/src/app.ts": "hands the client to the context",
+  "subgraphs/tenants/src/context.ts": "builds the tenant context",
+  "subgraphs/identity/src/app.ts": "hands the client to the context",
+  "subgraphs/identity/src/context.ts": "sign-up and log-in run before a tenant exists (ctx.accounts)",
+  "subgraphs/projects/src/app.ts": "hands the client to the context",
+  "subgraphs/projects/src/context.ts": "builds the tenant context",
+  "subgraphs/billing/src/app.ts": "hands the client to the context",
+  "subgraphs/billing/src/context.ts": "the global plan catalogue (ctx.plans)",
+  "worker/src/outbox/relay.ts": "the relay reads every tenant's pending events",
+  "worker/src/outbox/postgres-sink.ts": "NOTIFY for realtime without Redis",
+};
+
+const RAW = [
+  /\bcreatePrismaClient\b/,
+  /\bPrismaClient\b(?!KnownRequestError)/,
+  /from "pg"/,
+  /\$queryRaw|\$executeRaw/,
+  /getDb\(\)\.executeSql/,
+];
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory())
+      return name === "generated" || name === "node_modules" ? [] : sources(path);
+    return path.endsWith(".ts") && !path.endsWith(".test.ts") ? [path] : [];
+  });
+}
+
+const roots = [
+  "gateway/src",
+  "packages/common/src",
+  "worker/src",
+  ...["tenants", "identity", "projects", "billing"].map((s) => `subgraphs/${s}/src`),
+];
+const files = roots.flatMap((root) => sources(join(ROOT, root))).map((path) => relative(ROOT, path));
+
+describe("raw database access stays in its named places", () => {
+  it("finds the sources it guards", () => {
+    expect(files.length).toBeGreaterThan(40);
+    expect(files).toContain("subgraphs/projects/src/modules/tasks/tasks.service.ts");
+  });
+
+  it("lets no other file create, hold or bypass the tenant-scoped client", () => {
+    const offenders = files
+      .filter((file) => !(file in ALLOWED))
+      .flatMap((file) => {
+        const text = readFileSync(join(ROOT, file), "utf8");
+        return RAW.filter((pattern) => pattern.test(text)).map((pattern) => `${file}: ${pattern}`);
+      });
+    // The worker's job handlers and admin tools read pg-boss's own tables; they are not tenant data.
+    const allowedWorker = (o: string) => /^worker\/src\/(app|jobs\/admin)\.ts: \/getDb/.test(o);
+    expect(offenders.filter((o) => !allowedWorker(o))).toEqual([]);
+  });
+
+  it("uses the cross-tenant context members only where they are meant", () => {
+    const uses = (member: string) =>
+      files.filter((file) => new RegExp(`ctx\\.${member}\\b`).test(readFileSync(join(ROOT, file), "utf8")));
+    expect(uses("accounts")).toEqual(["subgraphs/identity/src/modules/accounts/accounts.service.ts"]);
+    expect(uses("plans").every((file) => file.startsWith("subgraphs/billing/src/modules/"))).toBe(true);
+  });
+});
