@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readMailbox } from "../worker/src/mail/mailer.ts";
+import { eventually } from "./eventually.ts";
 import { gql, signUpTenant } from "./platform.ts";
 
 /**
@@ -21,19 +22,6 @@ beforeAll(async () => {
   await chmod(dir, 0o755);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
-
-async function waitFor<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function start(): { child: ChildProcess; ready: Promise<string>; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
@@ -87,7 +75,7 @@ describe("npm start on the embedded default", () => {
     expect(created.errors).toBeUndefined();
 
     // The worker runs inside npm start: the sign-up's welcome mail reaches the development mailbox.
-    const mails = await waitFor(
+    const mails = await eventually(
       () => readMailbox(join(dir, "data", "mail"), { to: owner.email }),
       (m) => m.length > 0,
     );

@@ -2,6 +2,7 @@ import { emitEvent } from "@app/db";
 import { type Client, createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
+import { eventually } from "../../test/eventually.ts";
 import { gql, type Platform, signUpTenant, startPlatform } from "../../test/platform.ts";
 import { createScratchDatabase } from "../../test/scratch-db.ts";
 
@@ -58,14 +59,6 @@ function subscribe(
   return { client, received, acknowledged };
 }
 
-async function until(check: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
   let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
   let a: Platform;
@@ -109,7 +102,7 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     });
     expect(created.errors).toBeUndefined();
 
-    await until(() => mine.received.events.length >= 1);
+    await eventually(() => mine.received.events.length >= 1);
     await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive by now
     expect(mine.received.errors).toEqual([]);
     expect(mine.received.events).toEqual([
@@ -161,7 +154,7 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
       { token: owner.token, variables: { t: taskId } },
     );
     expect(added.errors).toBeUndefined();
-    await until(() => comments.received.events.length >= 1 && timeline.received.events.length >= 1);
+    await eventually(() => comments.received.events.length >= 1 && timeline.received.events.length >= 1);
     expect(comments.received.events).toEqual([
       { commentAdded: { body: "Looks good", author: { email: owner.email } } },
     ]);
@@ -228,20 +221,20 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
       });
       await emitEvent(tx, owner.tenantId, { topic: "membership.removed", payload: { userId: owner.userId } });
     });
-    await until(() => live.received.closed !== undefined);
+    await eventually(() => live.received.closed !== undefined);
     expect(live.received.closed).toEqual({ code: 4403, reason: "Forbidden: membership removed" });
   });
 
   it("refuses a connection whose token does not verify, with 4403", async () => {
     const forged = subscribe(a.gatewayWsUrl, "not.a.token", TASK_CHANGED, { projectId: crypto.randomUUID() });
-    await until(() => forged.received.closed !== undefined);
+    await eventually(() => forged.received.closed !== undefined);
     expect(forged.received.closed?.code).toBe(4403);
     expect(forged.received.events).toEqual([]);
   });
 
   it("answers a subscription without a token with UNAUTHENTICATED and no events", async () => {
     const anonymous = subscribe(a.gatewayWsUrl, undefined, TASK_CHANGED, { projectId: crypto.randomUUID() });
-    await until(() => anonymous.received.errors.length > 0);
+    await eventually(() => anonymous.received.errors.length > 0);
     expect(JSON.stringify(anonymous.received.errors)).toContain("UNAUTHENTICATED");
     await anonymous.client.dispose();
   });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPrismaClient, emitEvent, newId, type PrismaClient } from "@app/db";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { eventually } from "../../test/eventually.ts";
 import { createScratchDatabase } from "../../test/scratch-db.ts";
 import { createWorkerApp, type WorkerApp } from "../src/app.ts";
 import { workerEnv } from "../src/env.ts";
@@ -24,20 +25,6 @@ const TEST_QUEUES = {
 const attempts: number[] = [];
 let flakyFails = true;
 const gracefulDone: string[] = [];
-
-async function until<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   scratch = await createScratchDatabase(inject("databaseUrl"));
@@ -82,7 +69,7 @@ afterAll(async () => {
 describe("jobs", () => {
   it("retries a failing job with growing delays, dead-letters it after its last try, and retries it from there", async () => {
     const id = await worker.boss.send("test.flaky", { tenantId: newId() });
-    const dead = await until(
+    const dead = await eventually(
       () => listDeadLetters(worker.boss, TEST_QUEUES, "test.flaky"),
       (list) => list.length === 1,
     );
@@ -97,7 +84,7 @@ describe("jobs", () => {
     flakyFails = false;
     const { queue } = await retryDeadLetter(worker.boss, TEST_QUEUES, dead[0]!.id);
     expect(queue).toBe("test.flaky");
-    await until(
+    await eventually(
       async () => attempts.length,
       (n) => n === 4,
     );
@@ -106,7 +93,7 @@ describe("jobs", () => {
 
   it("fails a try that runs past its timeout", async () => {
     await worker.boss.send("test.slow", {});
-    const [dead] = await until(
+    const [dead] = await eventually(
       () => listDeadLetters(worker.boss, TEST_QUEUES, "test.slow"),
       (list) => list.length === 1,
     );
@@ -124,7 +111,7 @@ describe("jobs", () => {
       });
     });
     // Hand the same event over a second time, as a relay that died before marking it would.
-    const event = await until(
+    const event = await eventually(
       () => prisma.outboxEvent.findFirst({ where: { tenantId, deliveredAt: { not: null } } }),
       Boolean,
     );
@@ -132,11 +119,11 @@ describe("jobs", () => {
       where: { tenantId_seq: { tenantId, seq: event!.seq } },
       data: { deliveredAt: null },
     });
-    await until(
+    await eventually(
       () => prisma.outboxEvent.count({ where: { tenantId, deliveredAt: null } }),
       (n) => n === 0,
     );
-    const mails = await until(
+    const mails = await eventually(
       () => readMailbox(mailDir, { to: email }),
       (list) => list.length >= 1,
     );
@@ -155,7 +142,7 @@ describe("jobs", () => {
 
   it("lets a running job finish when the worker stops", async () => {
     await worker.boss.send("test.graceful", { n: "last" });
-    await until(
+    await eventually(
       async () => {
         const { rows } = await worker.boss
           .getDb()

@@ -1,6 +1,7 @@
 import { createPrismaClient, emitEvent, newId, type PrismaClient, tenantClient } from "@app/db";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { eventually } from "../../test/eventually.ts";
 import { startRedisServer } from "../../test/redis.ts";
 import { createScratchDatabase } from "../../test/scratch-db.ts";
 import { createWorkerApp, type WorkerApp } from "../src/app.ts";
@@ -52,20 +53,6 @@ async function streamOf(redis: Redis, tenantId: string) {
     id,
     event: JSON.parse(fields[1]!) as { seq: string; payload: { n: number } },
   }));
-}
-
-async function until<T>(
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const pending = (tenantId: string) => prisma.outboxEvent.count({ where: { tenantId, deliveredAt: null } });
@@ -126,13 +113,13 @@ describe.skipIf(!redisUrl)("transactional outbox", () => {
         },
       });
       await crashing.start(0);
-      await until(async () => crashed, Boolean);
+      await eventually(async () => crashed, Boolean);
       await crashing.stop();
       // It had delivered all five; the outbox still says pending for the batch it did not mark.
       expect((await streamOf(redis, tenantId)).length).toBe(5);
 
       await startWorker();
-      await until(
+      await eventually(
         () => pending(tenantId),
         (n) => n === 0,
       );
@@ -150,11 +137,11 @@ describe.skipIf(!redisUrl)("transactional outbox", () => {
       await subscriber.subscribe(`events:${mine}`);
       await changeAndAnnounce(other, 1);
       await changeAndAnnounce(mine, 2);
-      await until(
+      await eventually(
         async () => received.length,
         (n) => n >= 1,
       );
-      await until(
+      await eventually(
         () => pending(other),
         (n) => n === 0,
       );
@@ -186,7 +173,7 @@ describe.skipIf(!redisUrl)("transactional outbox", () => {
       const back = await startRedisServer(redisServer.port);
       const client = new Redis(back.url);
       try {
-        await until(
+        await eventually(
           async () => (await pending(a)) + (await pending(b)),
           (n) => n === 0,
           20_000,

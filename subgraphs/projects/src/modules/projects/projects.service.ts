@@ -11,8 +11,8 @@ import {
   deletedError,
   diffOf,
   retryOnUniqueViolation,
-  staleVersion,
   type Tx,
+  updateVersioned,
 } from "../shared/writes.ts";
 
 const KEY_SHAPE = /^[A-Z][A-Z0-9]{1,9}$/;
@@ -116,18 +116,6 @@ function writable(project: Project | null, id: string, version: number): Project
   return current;
 }
 
-/** Applies `data` if the row is still at `version`; CONFLICT when someone else got there first. */
-async function updateVersioned(tx: Tx, id: string, version: number, data: Partial<Project>) {
-  const [row] = await tx.project.updateManyAndReturn({
-    where: { id, version },
-    data: { ...data, version: { increment: 1 } },
-  });
-  if (row) return row;
-  const current = await tx.project.findFirst({ where: { id }, select: { version: true } });
-  if (!current) throw notFound("Project", id);
-  throw staleVersion("Project", id, current.version);
-}
-
 export async function updateProject(ctx: Context, input: unknown) {
   const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
   const data = parseInput(updateProjectInput, input);
@@ -142,7 +130,7 @@ export async function updateProject(ctx: Context, input: unknown) {
       if (data.description != null) changes.description = data.description;
       const fields = ["name", "key", "description"] as const;
       if (Object.keys(diffOf(before, { ...before, ...changes }, fields)).length === 0) return before;
-      const after = await updateVersioned(tx, id, data.version, changes);
+      const after = await updateVersioned(tx.project, "Project", id, data.version, changes);
       await recordActivity(tx, tenantId, {
         projectId: id,
         actorId: userId,
@@ -212,7 +200,7 @@ export async function transitionProject(ctx: Context, name: keyof typeof TRANSIT
     const verdict = transition.check(before);
     if (verdict === "done") return before;
     if (verdict) throw verdict;
-    const after = await updateVersioned(tx, id, data.version, transition.change());
+    const after = await updateVersioned(tx.project, "Project", id, data.version, transition.change());
     await recordActivity(tx, tenantId, {
       projectId: id,
       actorId: userId,

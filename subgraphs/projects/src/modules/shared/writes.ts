@@ -73,3 +73,30 @@ export function diffOf<T extends object>(
   }
   return diff;
 }
+
+/** The two delegate methods a versioned update needs (`tx.project`, `tx.task`). */
+interface VersionedDelegate<R> {
+  updateManyAndReturn(args: { where: { id: string; version: number }; data: object }): PromiseLike<R[]>;
+  findFirst(args: {
+    where: { id: string };
+    select: { version: true };
+  }): PromiseLike<{ version: number } | null>;
+}
+
+/** Applies `data` if the row is still at `version`; CONFLICT when someone else got there first. */
+export async function updateVersioned<R>(
+  delegate: VersionedDelegate<R>,
+  what: string,
+  id: string,
+  version: number,
+  data: object,
+): Promise<R> {
+  const [row] = await delegate.updateManyAndReturn({
+    where: { id, version },
+    data: { ...data, version: { increment: 1 } },
+  });
+  if (row) return row;
+  const current = await delegate.findFirst({ where: { id }, select: { version: true } });
+  if (!current) throw notFound(what, id);
+  throw staleVersion(what, id, current.version);
+}

@@ -13,8 +13,8 @@ import {
   deletedError,
   diffOf,
   retryOnUniqueViolation,
-  staleVersion,
   type Tx,
+  updateVersioned,
 } from "../shared/writes.ts";
 import { slotFor } from "./tasks.board.ts";
 import {
@@ -173,18 +173,6 @@ async function writableTask(
   return task;
 }
 
-/** Applies `data` if the task is still at `version`; CONFLICT when someone else got there first. */
-async function updateVersioned(tx: Tx, id: string, version: number, data: Partial<Task>) {
-  const [row] = await tx.task.updateManyAndReturn({
-    where: { id, version },
-    data: { ...data, version: { increment: 1 } },
-  });
-  if (row) return row;
-  const current = await tx.task.findFirst({ where: { id }, select: { version: true } });
-  if (!current) throw notFound("Task", id);
-  throw staleVersion("Task", id, current.version);
-}
-
 const taskId = (id: string) => {
   if (!isUuid(id)) throw notFound("Task", id);
   return id;
@@ -214,7 +202,7 @@ export async function updateTask(ctx: Context, input: unknown) {
         });
       }
       if (Object.keys(diffOf(before, { ...before, ...changes }, TASK_FIELDS)).length === 0) return before;
-      const after = await updateVersioned(tx, id, data.version, changes);
+      const after = await updateVersioned(tx.task, "Task", id, data.version, changes);
       await announceTask(tx, tenantId, "UPDATED", after, userId);
       await recordTaskActivity(
         tx,
@@ -245,7 +233,7 @@ export async function moveTask(ctx: Context, input: unknown) {
         afterId: data.afterId,
         beforeId: data.beforeId,
       });
-      const after = await updateVersioned(tx, id, data.version, { status, position });
+      const after = await updateVersioned(tx.task, "Task", id, data.version, { status, position });
       await announceTask(tx, tenantId, "MOVED", after, userId);
       await recordTaskActivity(
         tx,
@@ -269,7 +257,9 @@ export async function setTaskDeleted(ctx: Context, deleted: boolean, input: unkn
   const task = await ctx.db.$transaction(async (tx) => {
     const before = await writableTask(tx, id, data.version, { allowDeleted: true });
     if (!!before.deletedAt === deleted) return before;
-    const after = await updateVersioned(tx, id, data.version, { deletedAt: deleted ? new Date() : null });
+    const after = await updateVersioned(tx.task, "Task", id, data.version, {
+      deletedAt: deleted ? new Date() : null,
+    });
     // A restore is an UPDATED for subscribers: the card is back, with its old place.
     await announceTask(tx, tenantId, deleted ? "DELETED" : "UPDATED", after, userId);
     await recordTaskActivity(
