@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import type { IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listen, type RunningServer } from "@app/common";
@@ -29,7 +30,16 @@ export interface Platform {
   prisma: PrismaClient;
   /** SQL statements sent through the shared client since the last reset. */
   queries: string[];
+  /** Every GraphQL request a subgraph received, in order (health probes left out). */
+  subgraphCalls: SubgraphCall[];
+  /** The gateway's settings as the platform built it, before `options.gateway`. */
+  gatewaySettings: Record<string, string>;
   close(): Promise<void>;
+}
+
+export interface SubgraphCall {
+  subgraph: string;
+  headers: IncomingHttpHeaders;
 }
 
 export interface PlatformOptions {
@@ -44,6 +54,8 @@ export interface PlatformOptions {
   internalSecret?: string;
   keysDir?: string;
   issuer?: string;
+  /** Gateway settings on top of the defaults (`QUERY_MAX_DEPTH`, `INTROSPECTION`...), as in its environment. */
+  gateway?: Record<string, string>;
 }
 
 /**
@@ -74,15 +86,26 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     servers.push(server);
     return server;
   };
+  const subgraphCalls: SubgraphCall[] = [];
+  const counted =
+    (name: string, handler: Parameters<typeof listen>[0]): Parameters<typeof listen>[0] =>
+    (req, res) => {
+      if (req.url?.startsWith("/graphql")) subgraphCalls.push({ subgraph: name, headers: req.headers });
+      return handler(req, res);
+    };
 
-  const tenants = await serve(createTenantsApp(tenantsEnv.parse(common), { prisma }).yoga);
+  const tenants = await serve(
+    counted("tenants", createTenantsApp(tenantsEnv.parse(common), { prisma }).yoga),
+  );
   const projectsApp = createProjectsApp(projectsEnv.parse(common), { prisma });
   closers.push(projectsApp.close);
-  const projects = await serve(projectsApp.yoga);
-  const billing = await serve(createBillingApp(billingEnv.parse(common), { prisma }).yoga);
+  const projects = await serve(counted("projects", projectsApp.yoga));
+  const billing = await serve(
+    counted("billing", createBillingApp(billingEnv.parse(common), { prisma }).yoga),
+  );
   // Identity's issuer names its own URL, known only once it listens: listen first, then build.
   let identityHandler: Parameters<typeof listen>[0] = (_req, res) => res.writeHead(503).end();
-  const identity = await serve((req, res) => identityHandler(req, res));
+  const identity = await serve(counted("identity", (req, res) => identityHandler(req, res)));
   const issuer = options.issuer ?? identity.url;
   const identityApp = await createIdentityApp(
     identityEnv.parse({ ...common, JWT_KEYS_DIR: keysDir, JWT_ISSUER: issuer }),
@@ -96,17 +119,16 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     projects: `${projects.url}/graphql`,
     billing: `${billing.url}/graphql`,
   };
-  const gatewayApp = await createGatewayApp(
-    gatewayEnv.parse({
-      ...common,
-      TENANTS_URL: subgraphUrls.tenants,
-      IDENTITY_URL: subgraphUrls.identity,
-      PROJECTS_URL: subgraphUrls.projects,
-      BILLING_URL: subgraphUrls.billing,
-      JWKS_URL: `${identity.url}/.well-known/jwks.json`,
-      JWT_ISSUER: issuer,
-    }),
-  );
+  const gatewaySettings: Record<string, string> = {
+    ...common,
+    TENANTS_URL: subgraphUrls.tenants,
+    IDENTITY_URL: subgraphUrls.identity,
+    PROJECTS_URL: subgraphUrls.projects,
+    BILLING_URL: subgraphUrls.billing,
+    JWKS_URL: `${identity.url}/.well-known/jwks.json`,
+    JWT_ISSUER: issuer,
+  };
+  const gatewayApp = await createGatewayApp(gatewayEnv.parse({ ...gatewaySettings, ...options.gateway }));
   const gateway = await serve(gatewayApp.yoga);
   gatewayApp.attach(gateway.server);
 
@@ -132,12 +154,33 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     issuer,
     prisma,
     queries,
+    subgraphCalls,
+    gatewaySettings,
     async close() {
       await gatewayApp.close();
       await Promise.all(servers.map((s) => s.close()));
       for (const close of closers) await close();
       await prisma.$disconnect();
       if (ownKeys) await rm(keysDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * One more gateway in front of a platform's subgraphs, with other settings (production defaults, other
+ * limits); on port 0. The platform's own gateway is untouched.
+ */
+export async function startGateway(platform: Platform, settings: Record<string, string>) {
+  const app = await createGatewayApp(gatewayEnv.parse({ ...platform.gatewaySettings, ...settings }));
+  const server = await listen(app.yoga, 0, "127.0.0.1");
+  app.attach(server.server);
+  return {
+    url: `${server.url}/graphql`,
+    origin: server.url,
+    app,
+    async close() {
+      await app.close();
+      await server.close();
     },
   };
 }

@@ -2,7 +2,19 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
-import { createLogger, INTERNAL_CONTEXT_HEADER, type Logger } from "@app/common";
+import {
+  checkReadiness,
+  createLogger,
+  drainingCheck,
+  INTERNAL_CONTEXT_HEADER,
+  type Logger,
+  type Principal,
+  REQUEST_ID_HEADER,
+  type ReadinessCheck,
+  readinessResponse,
+  requestIdOf,
+  useRequestId,
+} from "@app/common";
 import { useApolloFederation } from "@envelop/apollo-federation";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
@@ -14,10 +26,15 @@ import { type GatewayContext, signedContextOf } from "./context.ts";
 export type { GatewayContext };
 
 import type { GatewayConfig } from "./env.ts";
+import { corsOptions, useVaryOrigin } from "./http/cors.ts";
+import { useCsrfPrevention } from "./http/csrf.ts";
+import { graphiqlWithCsp, useSecurityHeaders } from "./http/security-headers.ts";
+import { useQueryLimits } from "./limits/query-limits.ts";
 import { createFederatedSubscribe } from "./subscriptions/federated.ts";
 import { attachWebSocketServer } from "./subscriptions/websocket.ts";
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+/** How long a subgraph's /healthz may take before the gateway's /readyz counts it as down. */
+const SUBGRAPH_PROBE_MS = 1_500;
 
 /** Subgraph URL overrides from the environment, by subgraph name. */
 function urlOverrides(config: GatewayConfig): Record<string, string | undefined> {
@@ -88,6 +105,8 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
         async willSendRequest({ request, context }) {
           const token = await signedContextOf(context as GatewayContext, secret);
           request.http?.headers.set(INTERNAL_CONTEXT_HEADER, token);
+          // For proxies' and access logs; the subgraph itself trusts only the signed copy.
+          request.http?.headers.set(REQUEST_ID_HEADER, (context as GatewayContext).requestId);
         },
       });
     },
@@ -105,6 +124,21 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     deps.keys,
   );
 
+  let draining = false;
+  const readiness: Record<string, ReadinessCheck> = {
+    supergraph: async () => {
+      if (!gateway.schema) throw new Error("the supergraph is not loaded");
+    },
+    ...Object.fromEntries(
+      Object.entries(subgraphUrls).map(([name, url]) => [
+        `subgraph:${name}`,
+        () => probe(new URL("/healthz", url), SUBGRAPH_PROBE_MS),
+      ]),
+    ),
+    accepting: drainingCheck(() => draining),
+  };
+
+  const graphiql = graphiqlWithCsp(renderGraphiQL);
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     graphqlEndpoint: "/graphql",
     healthCheckEndpoint: "/healthz",
@@ -112,8 +146,41 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     logging: false,
     graphiql: config.GRAPHIQL ? { title: "CODITECT Platform" } : false,
     // GraphiQL's scripts inlined into the page, so the explorer works without reaching a CDN.
-    renderGraphiQL,
+    renderGraphiQL: graphiql.render,
+    cors: corsOptions(config.CORS_ORIGINS),
+    maxRequestBodySize: config.REQUEST_MAX_BODY_BYTES,
+    // useQueryLimits refuses batches first, with a code saying why; this is the backstop.
+    batching: config.REQUEST_MAX_BATCH > 0 ? { limit: config.REQUEST_MAX_BATCH } : false,
     plugins: [
+      useRequestId(),
+      useSecurityHeaders({ hstsMaxAge: config.HSTS_MAX_AGE, graphiqlScripts: graphiql.scriptHashes }),
+      useVaryOrigin(),
+      useAccessLog(logger),
+      {
+        async onRequest({ url, endResponse }) {
+          if (url.pathname === "/readyz")
+            endResponse(readinessResponse(await checkReadiness("gateway", readiness)));
+        },
+      },
+      useCsrfPrevention(),
+      // The token is verified before parsing: the introspection policy (validation) needs to know
+      // whether the caller is authenticated. Over WebSocket connection_init did it (websocket.ts).
+      {
+        async onParams({ request, context }) {
+          (context as { principal?: Principal | null }).principal = await verifyAccessToken(
+            request.headers.get("authorization"),
+          );
+        },
+      },
+      ...useQueryLimits({
+        maxDepth: config.QUERY_MAX_DEPTH,
+        maxAliases: config.QUERY_MAX_ALIASES,
+        maxDirectives: config.QUERY_MAX_DIRECTIVES,
+        maxTokens: config.QUERY_MAX_TOKENS,
+        maxCost: config.QUERY_MAX_COST,
+        maxBatch: config.REQUEST_MAX_BATCH,
+        introspection: config.INTROSPECTION,
+      }),
       useApolloFederation({ gateway, logger: apolloLogger(logger) }),
       // @apollo/gateway does not execute subscriptions: they take the federated path (subscriptions/).
       {
@@ -124,21 +191,29 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     ],
     maskedErrors: { maskError: gatewayMaskError(logger) },
     async context(initial): Promise<GatewayContext> {
-      // Over HTTP the request carries the token; over WebSocket connection_init did (websocket.ts).
-      const { request, websocketPrincipal } = initial as {
+      const { request, principal, websocketPrincipal } = initial as {
         request?: Request;
+        principal?: GatewayContext["principal"];
         websocketPrincipal?: GatewayContext["principal"];
       };
-      const incoming = request?.headers.get("x-request-id");
-      const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-      const principal =
-        websocketPrincipal !== undefined
-          ? websocketPrincipal
-          : await verifyAccessToken(request?.headers.get("authorization") ?? null);
-      return { requestId, principal };
+      return {
+        requestId: request ? requestIdOf(request) : randomUUID(),
+        principal:
+          websocketPrincipal !== undefined
+            ? websocketPrincipal
+            : principal !== undefined
+              ? principal
+              : await verifyAccessToken(request?.headers.get("authorization") ?? null),
+      };
     },
   });
   let websockets: ReturnType<typeof attachWebSocketServer> | null = null;
+  let websocketsClosed: Promise<void> | undefined;
+  // Once: drain closes them, close makes sure they are.
+  const closeWebSockets = () => {
+    websocketsClosed ??= websockets?.close() ?? Promise.resolve();
+    return websocketsClosed;
+  };
 
   return {
     yoga,
@@ -147,9 +222,43 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     attach(server: Server) {
       websockets = attachWebSocketServer(server, { yoga, logger, authenticate: verifyAccessToken });
     },
+    /** Shutdown has begun: /readyz answers 503, WebSocket clients are told to go away (1001). */
+    drain: async () => {
+      draining = true;
+      await closeWebSockets();
+    },
     close: async () => {
-      await websockets?.close();
+      await closeWebSockets();
       await gateway.stop();
+    },
+  };
+}
+
+/** GET `url`; resolves on a 2xx answer within `timeoutMs`. */
+async function probe(url: URL, timeoutMs: number): Promise<void> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`${url.pathname} answered ${response.status}`);
+}
+
+/** One line per HTTP request: method, path, status and duration (the request id comes with the logger). */
+function useAccessLog(logger: Logger): Plugin {
+  const started = new WeakMap<Request, number>();
+  return {
+    onRequest({ request }) {
+      started.set(request, performance.now());
+    },
+    onResponse({ request, response }) {
+      const start = started.get(request);
+      logger.info(
+        {
+          method: request.method,
+          path: new URL(request.url).pathname,
+          status: response.status,
+          durationMs: start === undefined ? undefined : Math.round(performance.now() - start),
+        },
+        "request",
+      );
     },
   };
 }

@@ -2,6 +2,9 @@ import { fileURLToPath } from "node:url";
 import { envBoolean, parseEnv, port } from "@app/common/env";
 import { z } from "zod";
 
+/** A positive whole number. */
+const count = z.coerce.number().int().min(1);
+
 const DEFAULT_SUPERGRAPH = fileURLToPath(new URL("../../schema/supergraph.graphql", import.meta.url));
 
 /** One key per setting the gateway reads (docker-compose.yml's test checks the compose file against it). */
@@ -23,11 +26,49 @@ export const gatewayEnvShape = {
   JWT_AUDIENCE: z.string().min(1).default("coditect-platform"),
   /** GraphiQL at GET /graphql; default on except in production. */
   GRAPHIQL: envBoolean.optional(),
+
+  /** Query limits (limits/): checked before any subgraph is called. */
+  QUERY_MAX_DEPTH: count.default(12),
+  QUERY_MAX_ALIASES: count.default(15),
+  QUERY_MAX_DIRECTIVES: count.default(50),
+  QUERY_MAX_TOKENS: count.default(2_000),
+  /** Objects an operation may ask for, lists counted at their `first`/`last` (or default) size. */
+  QUERY_MAX_COST: count.default(50_000),
+  REQUEST_MAX_BODY_BYTES: count.default(262_144),
+  /** Operations in one batched (JSON array) request; 0 turns batching off. */
+  REQUEST_MAX_BATCH: z.coerce.number().int().min(0).max(100).default(0),
+  /** Who may introspect: default `always` in development, `authenticated` in production. */
+  INTROSPECTION: z.enum(["always", "authenticated", "never"]).optional(),
+
+  /** Browser origins allowed to call the API, comma separated; default localhost in development, none in production. */
+  CORS_ORIGINS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.url().refine((o) => new URL(o).origin === o, "must be an origin: scheme://host[:port], no path"),
+      ),
+    )
+    .optional(),
+  /** Strict-Transport-Security max-age in seconds, for a gateway served over HTTPS; 0 sends none. */
+  HSTS_MAX_AGE: z.coerce.number().int().min(0).default(0),
 };
 
-export const gatewayEnv = z
-  .object(gatewayEnvShape)
-  .transform((env) => ({ ...env, GRAPHIQL: env.GRAPHIQL ?? env.NODE_ENV !== "production" }));
+export const gatewayEnv = z.object(gatewayEnvShape).transform((env) => {
+  const production = env.NODE_ENV === "production";
+  return {
+    ...env,
+    GRAPHIQL: env.GRAPHIQL ?? !production,
+    INTROSPECTION: env.INTROSPECTION ?? (production ? "authenticated" : "always"),
+    /** `localhost`: any http(s) origin on localhost, 127.0.0.1 or [::1], whatever the port. */
+    CORS_ORIGINS: env.CORS_ORIGINS ?? (production ? [] : ("localhost" as const)),
+  };
+});
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 
 export const loadEnv = () => parseEnv(gatewayEnv);

@@ -4,11 +4,14 @@ import { loadEnv } from "./env.ts";
 
 const env = loadEnv();
 const app = await createGatewayApp(env);
-await runService({
+const running = await runService({
   name: "gateway",
   handler: app.yoga,
   port: env.PORT,
   logger: app.logger,
+  // Subscriptions over graphql-ws share the HTTP server and its /graphql path.
+  onListening: app.attach,
+  drain: app.drain,
   close: app.close,
 });
-if (env.GRAPHIQL) app.logger.info(`GraphiQL: http://localhost:${env.PORT}/graphql`);
+if (env.GRAPHIQL) app.logger.info(`GraphiQL: http://localhost:${running.port}/graphql`);

@@ -1,5 +1,12 @@
 import type { RequestListener } from "node:http";
-import { createLogger, listen, type RunningServer } from "@app/common";
+import {
+  checkReadiness,
+  createLogger,
+  drainingCheck,
+  listen,
+  type ReadinessCheck,
+  type RunningServer,
+} from "@app/common";
 import { Redis } from "ioredis";
 import PgBoss from "pg-boss";
 import type { WorkerConfig } from "./env.ts";
@@ -116,11 +123,25 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
   }
 
   let server: RunningServer | null = null;
+  let stopping = false;
+  const readiness: Record<string, ReadinessCheck> = {
+    database: () => db.executeSql("SELECT 1", []),
+    ...(redis ? { redis: () => redis.ping() } : {}),
+    accepting: drainingCheck(() => stopping),
+  };
   const handler: RequestListener = async (req, res) => {
     if (req.url === "/healthz") {
       res
         .writeHead(200, { "content-type": "application/json" })
         .end(JSON.stringify({ status: "ok", service: "worker" }));
+    } else if (req.url === "/readyz") {
+      const report = await checkReadiness("worker", readiness);
+      res
+        .writeHead(report.status === "ready" ? 200 : 503, {
+          "content-type": "application/json",
+          "cache-control": "no-store",
+        })
+        .end(JSON.stringify(report));
     } else if (req.url === "/metrics") {
       res
         .writeHead(200, { "content-type": metrics.registry.contentType })
@@ -142,6 +163,7 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
     },
     /** Stops taking work, lets running jobs finish (up to 10 s, then they are released for a retry). */
     async stop() {
+      stopping = true;
       await server?.close();
       await relay.stop();
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });

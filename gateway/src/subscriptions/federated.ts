@@ -105,7 +105,9 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
       if (!event.data) return { errors };
       const requestContext = {
         request: { query: "", variables, operationName },
-        context,
+        // Each event's fetches (identity for `assignee`...) sign a context of their own: the one
+        // signed at subscribe time lives 60 s, and a subscription lives much longer.
+        context: { ...context, signedContext: undefined } satisfies GatewayContext,
         metrics: {},
         logger: {
           debug() {},

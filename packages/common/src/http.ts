@@ -22,29 +22,47 @@ export function listen(handler: RequestListener, port: number, host = "0.0.0.0")
         url: `http://127.0.0.1:${actual}`,
         close: (graceMs = 5_000) =>
           new Promise<void>((done) => {
-            server.close(() => done());
-            // Idle keep-alive sockets would otherwise hold close() open; busy ones (a stream that
-            // never ends on its own) get `graceMs` to finish.
+            // A keep-alive socket would otherwise hold close() open until it times out: close each as
+            // soon as its last response is out. Busy ones (a stream that never ends on its own) get
+            // `graceMs` to finish, then are cut.
+            const idle = setInterval(() => server.closeIdleConnections(), 50).unref();
+            const cut = setTimeout(() => server.closeAllConnections(), graceMs).unref();
+            server.close(() => {
+              clearInterval(idle);
+              clearTimeout(cut);
+              done();
+            });
             server.closeIdleConnections();
-            setTimeout(() => server.closeAllConnections(), graceMs).unref();
           }),
       });
     });
   });
 }
 
+/** How long a stopping service waits for in-flight requests before it cuts them. */
+const SHUTDOWN_GRACE_MS = 8_000;
+/** The hard limit: a service that has not stopped by then exits anyway (with 1). */
+const SHUTDOWN_LIMIT_MS = 10_000;
+
 /**
- * index.ts of every service: listen, log the URL, and on SIGINT/SIGTERM stop accepting, let in-flight
- * requests finish, release resources, then exit.
+ * index.ts of every service: listen, log the URL, and on SIGINT/SIGTERM shut down gracefully: stop
+ * accepting connections and `drain` (readiness turns 503, WebSockets are told to go away) at once, let
+ * in-flight requests finish (up to 8 s), release resources with `close`, and exit 0, all within 10 s.
  */
 export async function runService(options: {
   name: string;
   handler: RequestListener;
   port: number;
   logger: { info(o: object, m: string): void; error(o: object, m: string): void };
+  /** Called with the server once it listens (to attach a WebSocket server to it). */
+  onListening?: (server: Server) => void;
+  /** First step of a shutdown, while in-flight requests finish. */
+  drain?: () => Promise<void>;
+  /** Last step of a shutdown, once no request is left: close pools and clients. */
   close?: () => Promise<void>;
 }): Promise<RunningServer> {
   const running = await listen(options.handler, options.port);
+  options.onListening?.(running.server);
   options.logger.info({ port: running.port }, `${options.name} listening on ${running.url}`);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -52,11 +70,15 @@ export async function runService(options: {
     stopping = true;
     options.logger.info({ signal }, `${options.name} stopping`);
     // A request that never finishes must not keep the process alive forever.
-    const force = setTimeout(() => process.exit(1), 10_000).unref();
+    const force = setTimeout(() => {
+      options.logger.error({ signal }, `${options.name} did not stop within ${SHUTDOWN_LIMIT_MS} ms`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref();
     try {
-      await running.close();
+      await Promise.all([running.close(SHUTDOWN_GRACE_MS), options.drain?.()]);
       await options.close?.();
       clearTimeout(force);
+      options.logger.info({ signal }, `${options.name} stopped`);
       process.exit(0);
     } catch (error) {
       options.logger.error({ err: error }, `${options.name} failed to stop cleanly`);

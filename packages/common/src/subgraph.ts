@@ -6,8 +6,16 @@ import { createPrismaClient, type PrismaClient } from "@app/db";
 import { GraphQLError, GraphQLScalarType, parse } from "graphql";
 import { createYoga, type Plugin } from "graphql-yoga";
 import { unauthenticated } from "./errors.ts";
+import {
+  checkReadiness,
+  drainingCheck,
+  livenessResponse,
+  type ReadinessCheck,
+  readinessResponse,
+} from "./health.ts";
 import { INTERNAL_CONTEXT_HEADER, type InternalContext, verifyInternalContext } from "./internal-context.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { adoptRequestId, useRequestId } from "./request-id.ts";
 
 const SCHEMA_ROOT = fileURLToPath(new URL("../../../schema/subgraphs", import.meta.url));
 
@@ -45,6 +53,8 @@ export interface SubgraphOptions<TContext> {
   /** Builds the per-request context (tenant-scoped db, loaders) from the verified internal context. */
   createContext(internal: InternalContext): TContext;
   routes?: Routes;
+  /** What `/readyz` checks (the database...); each must answer within 2 s. */
+  readiness?: Record<string, ReadinessCheck>;
 }
 
 /**
@@ -63,7 +73,11 @@ export function createSubgraph<TContext extends object>(options: SubgraphOptions
   const internalContextPlugin: Plugin = {
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname === "/healthz") {
-        endResponse(fetchAPI.Response.json({ status: "ok", service: options.name }));
+        endResponse(livenessResponse(options.name));
+        return;
+      }
+      if (url.pathname === "/readyz") {
+        endResponse(readinessResponse(await checkReadiness(options.name, options.readiness ?? {})));
         return;
       }
       const route = routes[url.pathname];
@@ -85,6 +99,8 @@ export function createSubgraph<TContext extends object>(options: SubgraphOptions
         );
         return;
       }
+      // Log lines and the response name the gateway's request id, not one made up here.
+      adoptRequestId(request, context.requestId);
       // The server context is what yoga hands to the context factory for this same request.
       (serverContext as { internal?: InternalContext }).internal = context;
     },
@@ -94,7 +110,7 @@ export function createSubgraph<TContext extends object>(options: SubgraphOptions
     schema,
     graphiql: false,
     landingPage: false,
-    plugins: [internalContextPlugin],
+    plugins: [useRequestId(), internalContextPlugin],
     logging: false,
     context: (initial) => {
       const { internal } = initial as { internal?: InternalContext };
@@ -144,6 +160,8 @@ export function createSubgraphApp<TContext extends object>(options: {
   resolvers: ReadonlyArray<object>;
   createContext(prisma: PrismaClient, logger: Logger): (internal: InternalContext) => TContext;
   routes?: Routes;
+  /** What `/readyz` checks besides the database (Redis...). */
+  readiness?: Record<string, ReadinessCheck>;
   /** Releases what the subgraph opened besides the database pool (an event bus...). */
   onClose?: () => Promise<void>;
 }) {
@@ -152,6 +170,7 @@ export function createSubgraphApp<TContext extends object>(options: {
   const prisma =
     options.prisma ??
     createPrismaClient({ connectionString: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+  let draining = false;
   const yoga = createSubgraph({
     name,
     resolvers: options.resolvers,
@@ -159,11 +178,21 @@ export function createSubgraphApp<TContext extends object>(options: {
     logger,
     createContext: options.createContext(prisma, logger),
     routes: options.routes,
+    readiness: {
+      // The raw client on purpose: a liveness probe of the pool, no tenant's data.
+      database: () => prisma.$queryRaw`SELECT 1`,
+      ...options.readiness,
+      accepting: drainingCheck(() => draining),
+    },
   });
   return {
     yoga,
     logger,
     prisma,
+    /** Shutdown has begun: /readyz answers 503 from now on. */
+    async drain() {
+      draining = true;
+    },
     async close() {
       await options.onClose?.();
       await prisma.$disconnect();

@@ -1,4 +1,4 @@
-import { createLogger } from "@app/common";
+import { createLogger, redisReadiness } from "@app/common";
 import { createPostgresEventBus, createRedisEventBus } from "@app/common/events";
 import { DateTimeScalar, JSONScalar } from "@app/common/scalars";
 import { createSubgraphApp } from "@app/common/subgraph";
@@ -18,6 +18,7 @@ export function createProjectsApp(config: ProjectsConfig, deps: { prisma?: Prism
   const bus = config.REDIS_URL
     ? createRedisEventBus(config.REDIS_URL, logger)
     : createPostgresEventBus(config.DATABASE_URL, logger);
+  const redis = config.REDIS_URL ? redisReadiness(config.REDIS_URL) : null;
   return createSubgraphApp({
     name: "projects",
     config,
@@ -31,6 +32,12 @@ export function createProjectsApp(config: ProjectsConfig, deps: { prisma?: Prism
       createSubscriptionResolvers(bus),
     ],
     createContext: contextFactory,
-    onClose: () => bus.close(),
+    // Without Redis, realtime events stop; queries and mutations would still work, but this replica
+    // is not the one to send subscribers to.
+    readiness: redis ? { redis: redis.check } : {},
+    onClose: async () => {
+      await bus.close();
+      await redis?.close();
+    },
   });
 }

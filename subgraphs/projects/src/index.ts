@@ -9,5 +9,6 @@ await runService({
   handler: app.yoga,
   port: env.PORT,
   logger: app.logger,
+  drain: app.drain,
   close: app.close,
 });
