@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { machine } from "./machine.ts";
 
 const PORT_BASE = 34000;
-const ROUNDS = Number(process.argv[2] ?? 3);
+// `--smoke`: one round, results not written (CI keeps the harness from rotting).
+const SMOKE = process.argv.includes("--smoke");
+const ROUNDS = SMOKE ? 1 : Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3);
 
 async function timeToFirstAnswer(dataDir: string): Promise<number> {
   const started = performance.now();
@@ -76,4 +78,5 @@ console.table({
   cold: { medianMs: result.coldMedianMs, runs: result.coldMs.join(", ") },
   warm: { medianMs: result.warmMedianMs, runs: result.warmMs.join(", ") },
 });
-await writeFile(new URL("results/startup.json", import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+if (!SMOKE)
+  await writeFile(new URL("results/startup.json", import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
