@@ -24,6 +24,7 @@ import { createScratchDatabase } from "../test/scratch-db.ts";
 import { createRedisSink, tenantStreamKey } from "../worker/src/outbox/redis-sink.ts";
 import { createRelay } from "../worker/src/outbox/relay.ts";
 import { machine } from "./machine.ts";
+import { type Summary, sleep, summarize, within } from "./stats.ts";
 
 const SMOKE = process.argv.includes("--smoke");
 const BASE_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -90,36 +91,12 @@ async function createProject(
   return mark(result);
 }
 
-function summarize(ms: number[]) {
-  const sorted = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-  const round = (x: number) => Math.round(x * 1000) / 1000;
-  const mean = ms.reduce((sum, x) => sum + x, 0) / ms.length;
-  return { n: ms.length, p50: round(at(0.5)), p95: round(at(0.95)), p99: round(at(0.99)), mean: round(mean) };
-}
-type Summary = ReturnType<typeof summarize>;
-
 const difference = (a: Summary, b: Summary) => ({
   p50: Math.round((a.p50 - b.p50) * 1000) / 1000,
   p95: Math.round((a.p95 - b.p95) * 1000) / 1000,
   p99: Math.round((a.p99 - b.p99) * 1000) / 1000,
   mean: Math.round((a.mean - b.mean) * 1000) / 1000,
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits for `promise`, failing after `ms`; the timer is cleared so it cannot hold the process open. */
-async function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what()} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Runs `count` mutations on `writers` concurrent loops, each transaction on the next tenant in turn. */
 async function concurrently(

@@ -1,6 +1,6 @@
 import { emitEvent } from "@app/db";
 import { type Client, createClient } from "graphql-ws";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import WebSocket from "ws";
 import { eventually } from "../../test/eventually.ts";
 import { gql, type Platform, signUpTenant, startPlatform } from "../../test/platform.ts";
@@ -118,6 +118,42 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     expect(JSON.stringify(theirs.received.errors)).toContain("NOT_FOUND");
     await mine.client.dispose();
     await theirs.client.dispose();
+  });
+
+  it("still resolves fields of other subgraphs for events more than a minute after subscribing", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "long-lived");
+    const project = await gql(a.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "Long" },
+    });
+    const projectId = project.data!.createProject.project.id;
+    const live = subscribe(a.gatewayWsUrl, owner.token, TASK_CHANGED, { projectId });
+    await live.acknowledged;
+    await new Promise((r) => setTimeout(r, 300));
+    // The internal context signed when the subscription started lives 60 s; an event after that must
+    // still reach identity for `assignee { email }`. Only the clock moves: no timer fires early.
+    vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() + 61_000);
+      const created = await gql(a.gatewayUrl, CREATE_TASK, {
+        token: owner.token,
+        variables: { input: { projectId, title: "A minute later", assigneeId: owner.userId } },
+      });
+      expect(created.errors).toBeUndefined();
+      await eventually(() => live.received.events.length + live.received.errors.length >= 1);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(live.received.errors).toEqual([]);
+    expect(live.received.events).toEqual([
+      {
+        taskChanged: {
+          kind: "CREATED",
+          task: { title: "A minute later", project: { name: "Long" }, assignee: { email: owner.email } },
+        },
+      },
+    ]);
+    await live.client.dispose();
   });
 
   it("delivers comments and the project timeline, with the author resolved from identity", async () => {

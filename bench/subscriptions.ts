@@ -1,0 +1,935 @@
+// `npx tsx bench/subscriptions.ts [--smoke]`: realtime at scale through one gateway (issue 7's target).
+// N subscribers (default 5,000) over T tenants (500), each on graphql-ws at the gateway, subscribed to
+// `taskChanged` of one of its tenant's projects (2 per tenant), while tasks are created at R/s (100) for
+// D seconds (30), spread over the tenants. It reports delivery latency from commit to client, deliveries
+// received against expected (every subscriber of a project gets each of its events exactly once), wrong
+// deliveries (another tenant's or another project's task), and the memory an idle subscription costs
+// the gateway and the projects subgraph.
+//
+// The platform runs as in production, as separate processes: `npm start` with a data folder of its own,
+// a scratch database and the machine's Redis. The subscribers run in forked Node processes
+// (bench/subscriptions.subscribers.ts), not in the gateway's, but on the same two cores: their CPU is
+// measured and reported beside the services'. Tenants sign up through the gateway like real users
+// (scrypt and all), a few at a time. Everything started is stopped, and the database dropped, whatever
+// happens. `--smoke` runs the same on a few tenants in seconds, for CI, and writes to a temp file only.
+import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { createScratchDatabase } from "../test/scratch-db.ts";
+import { tenantStreamKey } from "../worker/src/outbox/redis-sink.ts";
+import {
+  type CpuProfile,
+  cpuProfile,
+  type LoopStats,
+  memoryAfterGc,
+  readLoopStats,
+  retainedAllocations,
+  startLoopStats,
+  summarizeProfile,
+} from "./inspector.ts";
+import { machine } from "./machine.ts";
+import { sleep, summarize, within } from "./stats.ts";
+import {
+  type Delivery,
+  epochNow,
+  type FromSubscribers,
+  type SubscriberSpec,
+  TASK_CHANGED,
+  type ToSubscribers,
+  taskTitle,
+} from "./subscriptions.subscribers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BASE_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+const { values: flags } = parseArgs({
+  options: {
+    smoke: { type: "boolean", default: false },
+    subscribers: { type: "string" },
+    tenants: { type: "string" },
+    rate: { type: "string" },
+    seconds: { type: "string" },
+    processes: { type: "string" },
+    /** CPU-profile one service (gateway, projects, identity...) during the measured load. */
+    profile: { type: "string" },
+    /** Sample what one service's heap keeps while the subscribers connect. */
+    "heap-profile": { type: "string" },
+  },
+});
+const SMOKE = flags.smoke!;
+const DEFAULTS = SMOKE
+  ? { subscribers: 40, tenants: 4, rate: 20, seconds: 2, processes: 1 }
+  : { subscribers: 5_000, tenants: 500, rate: 100, seconds: 30, processes: 2 };
+const count = (value: string | undefined, fallback: number) => {
+  const n = value === undefined ? fallback : Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`not a positive integer: ${value}`);
+  return n;
+};
+const SIZE = {
+  subscribers: count(flags.subscribers, DEFAULTS.subscribers),
+  tenants: count(flags.tenants, DEFAULTS.tenants),
+  projectsPerTenant: 2,
+  ratePerSecond: count(flags.rate, DEFAULTS.rate),
+  seconds: count(flags.seconds, DEFAULTS.seconds),
+  subscriberProcesses: count(flags.processes, DEFAULTS.processes),
+};
+const TARGETS = { p99Ms: 100, gatewayKBPerSubscription: 50 };
+/** Sign-ups in flight: each is one scrypt hash (~50 ms of a core, 32 MiB) in identity's thread pool. */
+const SIGN_UP_CONCURRENCY = 4;
+const MUTATION_CONCURRENCY = 8;
+/** WebSocket handshakes in flight per subscriber process. */
+const CONNECT_CONCURRENCY = 50;
+// Every wait on the system under test is bounded, so a broken platform fails the run instead of hanging.
+const START_TIMEOUT_MS = 120_000;
+const CONNECT_TIMEOUT_MS = 600_000;
+const DRAIN_TIMEOUT_MS = 60_000;
+const IPC_TIMEOUT_MS = 60_000;
+/** The load with nobody subscribed, for comparison. */
+const BASELINE_SECONDS = SMOKE ? 1 : 10;
+
+type Service = "gateway" | "tenants" | "identity" | "projects" | "billing" | "worker";
+const SERVICES: Record<string, Service> = {
+  gateway: "gateway",
+  "subgraphs/tenants": "tenants",
+  "subgraphs/identity": "identity",
+  "subgraphs/projects": "projects",
+  "subgraphs/billing": "billing",
+  worker: "worker",
+};
+
+// ---------------------------------------------------------------------------------------------------
+// The platform's processes, seen from outside: /proc is what an operator's tools would read too.
+
+/** Resident memory (kB) and open descriptors of a process, from /proc/<pid>/status and /proc/<pid>/fd. */
+async function memoryOf(pid: number) {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kB = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return {
+    rssKB: kB("VmRSS"),
+    rssAnonKB: kB("RssAnon"),
+    fds: (await readdir(`/proc/${pid}/fd`)).length,
+  };
+}
+
+/**
+ * Memory of a service after a forced full garbage collection (through its inspector), so that garbage
+ * not yet collected does not count as the subscriptions' memory: V8's heap, off-heap buffers and RSS.
+ * Without the inspector (port 9229 taken) the RSS is read as it is, and the heap is left out.
+ */
+async function serviceMemory(pid: number) {
+  const heap = await memoryAfterGc(pid).catch((error: Error) => {
+    console.warn(`  no heap figures for process ${pid}: ${error.message}`);
+    return null;
+  });
+  return { ...(await memoryOf(pid)), ...heap };
+}
+type Memory = Awaited<ReturnType<typeof serviceMemory>>;
+
+/** User + system CPU time of a process, in ms (USER_HZ is 100 on Linux). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * The service processes `npm start` (pid `root`) started, by working directory: each runs
+ * `node --import tsx src/index.ts` in its workspace. Only descendants of our own `npm start` count, so
+ * another platform on the machine (a test run) is never measured by mistake.
+ */
+async function findServices(root: number): Promise<Record<Service, number>> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const descends = (pid: number) => {
+    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === root) return true;
+    return false;
+  };
+  const found: Partial<Record<Service, number>> = {};
+  for (const pid of parents.keys()) {
+    if (!descends(pid)) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+      if (!cmdline.includes("src/index.ts")) continue;
+      const service = SERVICES[relative(ROOT, await readlink(`/proc/${pid}/cwd`))];
+      if (service) found[service] = pid;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const missing = Object.values(SERVICES).filter((s) => !found[s]);
+  if (missing.length) throw new Error(`service processes not found under npm start: ${missing.join(", ")}`);
+  return found as Record<Service, number>;
+}
+
+/** A free block of six ports (gateway, four subgraphs, worker) so a developer's own platform is untouched. */
+async function freePortBase(): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
+    });
+  for (let base = 36_000; base < 37_000; base += 10) {
+    let ok = true;
+    for (let port = base; ok && port < base + 6; port++) ok = await free(port);
+    if (ok) return base;
+  }
+  throw new Error("no free ports between 36000 and 37000");
+}
+
+interface Platform {
+  gatewayUrl: string;
+  gatewayWsUrl: string;
+  pids: Record<Service, number>;
+  stop(): Promise<void>;
+}
+
+/** `npm start` in its own process group, as a user runs it; resolves once it says it is ready. */
+async function startPlatform(databaseUrl: string, dataDir: string): Promise<Platform> {
+  const portBase = await freePortBase();
+  const child = spawn("npm", ["start", "--silent"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL,
+      DATA_DIR: dataDir,
+      PORT_BASE: String(portBase),
+      LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+    detached: true, // its own process group, so we can stop it like Ctrl-C does
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  void exit.then(() => {
+    exited = true;
+  });
+  const stop = async () => {
+    if (exited) return;
+    process.kill(-child.pid!, "SIGINT");
+    const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 20_000);
+    await exit;
+    clearTimeout(timer);
+  };
+  const ready = new Promise<void>((resolve, reject) => {
+    // The services' warnings and errors (LOG_LEVEL=warn) pass through: they explain a failed run.
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (/\[platform\] ready in/.test(line)) resolve();
+      else if (!line.startsWith("[platform]") || /exited|failed|stopping/.test(line))
+        console.log(`  | ${line}`);
+    });
+    void exit.then(() => reject(new Error(`npm start exited with ${child.exitCode} before it was ready`)));
+  });
+  try {
+    await within(ready, START_TIMEOUT_MS, () => "npm start was not ready");
+    return {
+      gatewayUrl: `http://127.0.0.1:${portBase}/graphql`,
+      gatewayWsUrl: `ws://127.0.0.1:${portBase}/graphql`,
+      pids: await findServices(child.pid!),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Clients of the gateway.
+
+interface GraphQLResult<T> {
+  data?: T;
+  errors?: Array<{ message: string }>;
+}
+
+async function gql<T>(url: string, query: string, variables: object, token?: string): Promise<T> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as GraphQLResult<T>;
+  if (!body.data || body.errors?.length) throw new Error(`${response.status} ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+const SIGN_UP = `mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id email } } }`;
+const CREATE_PROJECT = `mutation($name: String!) { createProject(input: { name: $name }) { project { id } } }`;
+const CREATE_TASK = `mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } } }`;
+
+/** Runs `work` on every item with at most `limit` in flight; results in item order. */
+async function inPool<T, R>(items: T[], limit: number, work: (item: T, i: number) => Promise<R>) {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i]!, i);
+      }
+    }),
+  );
+  return results;
+}
+
+interface Tenant {
+  token: string;
+  userId: string;
+  email: string;
+  /** From the token's `tid`: the Redis stream keys to clean up are named by it. */
+  tenantId: string;
+  projectIds: string[];
+}
+
+const tenantIdOf = (token: string) =>
+  (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { tid: string }).tid;
+
+async function seedTenants(gatewayUrl: string, runId: string): Promise<Tenant[]> {
+  const indexes = Array.from({ length: SIZE.tenants }, (_, i) => i);
+  const owners = await inPool(indexes, SIGN_UP_CONCURRENCY, async (i) => {
+    const { signUp } = await gql<{ signUp: { accessToken: string; user: { id: string; email: string } } }>(
+      gatewayUrl,
+      SIGN_UP,
+      {
+        input: {
+          email: `bench-${runId}-${i}@example.test`,
+          password: "correct horse battery staple",
+          organizationName: `Bench ${i}`,
+        },
+      },
+    );
+    return { token: signUp.accessToken, userId: signUp.user.id, email: signUp.user.email };
+  });
+  const pairs = indexes.flatMap((t) => Array.from({ length: SIZE.projectsPerTenant }, (_, p) => [t, p]));
+  const projectIds = await inPool(pairs, MUTATION_CONCURRENCY, async ([t, p]) => {
+    const data = await gql<{ createProject: { project: { id: string } } }>(
+      gatewayUrl,
+      CREATE_PROJECT,
+      { name: `Board ${p}` },
+      owners[t!]!.token,
+    );
+    return data.createProject.project.id;
+  });
+  return owners.map((owner, t) => ({
+    ...owner,
+    tenantId: tenantIdOf(owner.token),
+    projectIds: projectIds.slice(t * SIZE.projectsPerTenant, (t + 1) * SIZE.projectsPerTenant),
+  }));
+}
+
+/** Subscriber i belongs to tenant i mod T, on that tenant's project ⌊i / T⌋ mod P. */
+const tenantOf = (i: number) => i % SIZE.tenants;
+const projectOf = (i: number) => Math.floor(i / SIZE.tenants) % SIZE.projectsPerTenant;
+
+// ---------------------------------------------------------------------------------------------------
+// Subscriber processes.
+
+interface Subscribers {
+  process: ChildProcess;
+  specs: SubscriberSpec[];
+  request<T extends FromSubscribers["type"]>(
+    message: ToSubscribers,
+    reply: T,
+    timeoutMs?: number,
+  ): Promise<Extract<FromSubscribers, { type: T }>>;
+  close(): Promise<void>;
+}
+
+function forkSubscribers(specs: SubscriberSpec[]): Subscribers {
+  const child = fork(fileURLToPath(new URL("./subscriptions.subscribers.ts", import.meta.url)), [], {
+    cwd: ROOT,
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const exit = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    process: child,
+    specs,
+    request(message, reply, timeoutMs = IPC_TIMEOUT_MS) {
+      const answer = new Promise<never>((resolve, reject) => {
+        const onMessage = (m: FromSubscribers) => {
+          if (m.type !== reply) return;
+          child.off("message", onMessage);
+          resolve(m as never);
+        };
+        child.on("message", onMessage);
+        void exit.then(() => reject(new Error(`subscriber process exited (${child.exitCode})`)));
+      });
+      child.send(message);
+      return within(answer, timeoutMs, () => `no "${reply}" from the subscriber process`);
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.connected) child.send({ type: "close" } satisfies ToSubscribers);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+const statusOf = (groups: Subscribers[]) =>
+  Promise.all(groups.map((g) => g.request({ type: "status" }, "status")));
+
+/**
+ * Subscribing is acknowledged to nobody: the gateway opens the subgraph stream and the subgraph listens
+ * on Redis after the client's `subscribe` message. So each project gets a probe task, again for those
+ * whose subscribers missed it, until every subscriber has seen one; measured events come after.
+ */
+async function probeUntilReady(gatewayUrl: string, tenants: Tenant[], groups: Subscribers[]) {
+  const started = performance.now();
+  for (let round = 1; round <= 5; round++) {
+    const unprobed = (await statusOf(groups)).flatMap((s) => s.unprobed);
+    if (unprobed.length === 0) return { rounds: round - 1, ms: Math.round(performance.now() - started) };
+    const projects = new Map<string, [Tenant, string]>();
+    for (const i of unprobed) {
+      const tenant = tenants[tenantOf(i)]!;
+      const projectId = tenant.projectIds[projectOf(i)]!;
+      projects.set(projectId, [tenant, projectId]);
+    }
+    await inPool([...projects.values()], MUTATION_CONCURRENCY, ([tenant, projectId]) =>
+      gql(
+        gatewayUrl,
+        CREATE_TASK,
+        { input: { projectId, title: taskTitle("probe", projectId), assigneeId: tenant.userId } },
+        tenant.token,
+      ),
+    );
+    const deadline = performance.now() + 10_000;
+    while (performance.now() < deadline) {
+      await sleep(250);
+      if ((await statusOf(groups)).every((s) => s.unprobed.length === 0)) break;
+    }
+  }
+  const left = (await statusOf(groups)).flatMap((s) => s.unprobed).length;
+  if (left) throw new Error(`${left} subscribers never received a probe event`);
+  return { rounds: 5, ms: Math.round(performance.now() - started) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The measured load.
+
+interface Sent {
+  projectId: string;
+  sentAt: number;
+  respondedAt?: number;
+  taskId?: string;
+  error?: string;
+}
+
+/** Open loop: mutation j is due at j/R whatever the previous ones took, as independent users would. */
+async function sendLoad(
+  gatewayUrl: string,
+  tenants: Tenant[],
+  seconds: number,
+): Promise<{ sent: Sent[]; seconds: number }> {
+  const total = SIZE.ratePerSecond * seconds;
+  const sent: Sent[] = [];
+  const inFlight: Promise<void>[] = [];
+  const started = performance.now();
+  for (let j = 0; j < total; j++) {
+    const wait = started + (j * 1000) / SIZE.ratePerSecond - performance.now();
+    if (wait > 0) await sleep(wait);
+    const tenant = tenants[j % SIZE.tenants]!;
+    const projectId = tenant.projectIds[Math.floor(j / SIZE.tenants) % SIZE.projectsPerTenant]!;
+    const record: Sent = { projectId, sentAt: epochNow() };
+    sent.push(record);
+    const title = taskTitle("bench", projectId, j, record.sentAt);
+    inFlight.push(
+      gql<{ createTask: { task: { id: string } } }>(
+        gatewayUrl,
+        CREATE_TASK,
+        { input: { projectId, title, assigneeId: tenant.userId } },
+        tenant.token,
+      ).then(
+        (data) => {
+          record.respondedAt = epochNow();
+          record.taskId = data.createTask.task.id;
+        },
+        (error: Error) => {
+          // fetch's own message is "fetch failed"; what failed is in its cause.
+          const cause = error.cause as { code?: string; message?: string } | undefined;
+          record.error = cause ? `${error.message}: ${cause.code ?? cause.message}` : error.message;
+        },
+      ),
+    );
+  }
+  await within(Promise.all(inFlight), DRAIN_TIMEOUT_MS, () => "mutations did not all answer");
+  return { sent, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Every subscriber of a project gets each of its events: the sum over answered mutations. */
+const expectedDeliveries = (sent: Sent[], subscribersOf: Map<string, number[]>) =>
+  sent.reduce((n, s) => n + (s.taskId ? (subscribersOf.get(s.projectId)?.length ?? 0) : 0), 0);
+
+/** Checks every delivery against what was sent, and times it. */
+function analyse(sent: Sent[], subscribersOf: Map<string, number[]>, deliveries: Delivery[]) {
+  const expected = expectedDeliveries(sent, subscribersOf);
+  const seen = new Set<string>();
+  let duplicates = 0;
+  let mismatched = 0;
+  const sinceSend: number[] = [];
+  const sinceResponse: number[] = [];
+  for (const [subscriber, seq, taskId, receivedAt] of deliveries) {
+    const s = sent[seq];
+    // The subscriber checked the title's project; the task id ties the event to the mutation's answer.
+    if (!s || s.taskId !== taskId || !subscribersOf.get(s.projectId)?.includes(subscriber)) {
+      mismatched++;
+      continue;
+    }
+    const key = `${subscriber} ${seq}`;
+    if (seen.has(key)) {
+      duplicates++;
+      continue;
+    }
+    seen.add(key);
+    sinceSend.push(receivedAt - s.sentAt);
+    sinceResponse.push(receivedAt - s.respondedAt!);
+  }
+  return {
+    expected,
+    received: deliveries.length,
+    unique: seen.size,
+    missing: expected - seen.size,
+    duplicates,
+    mismatched,
+    sinceSend,
+    sinceResponse,
+  };
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const withMax = (ms: number[]) =>
+  ms.length ? { ...summarize(ms), max: round1(Math.max(...ms)), min: round1(Math.min(...ms)) } : null;
+
+/** Memory of gateway and projects before and after `n` subscriptions, per subscription. */
+function perSubscription(before: Memory, after: Memory, n: number) {
+  const per = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? null : round1((a - b) / n);
+  return {
+    before,
+    after,
+    rssKBPerSubscription: per(after.rssKB, before.rssKB)!,
+    rssAnonKBPerSubscription: per(after.rssAnonKB, before.rssAnonKB),
+    heapUsedKBPerSubscription: per(after.heapUsedKB, before.heapUsedKB),
+    externalKBPerSubscription: per(after.externalKB, before.externalKB),
+    fdsPerSubscription: per(after.fds, before.fds),
+  };
+}
+
+/** CPU time the whole machine spent busy (every process, the kernel; not idle or waiting), in ms. */
+async function machineBusyMs(): Promise<number> {
+  const [, ...ticks] = (await readFile("/proc/stat", "utf8")).split("\n")[0]!.trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal, in USER_HZ (10 ms) ticks
+  const [user, nice, system, , , irq, softirq, steal] = ticks as number[];
+  return (user! + nice! + system! + irq! + softirq! + steal!) * 10;
+}
+
+/**
+ * Runs `work` and reports the CPU each process spent meanwhile, in ms and in cores kept busy, and what
+ * the rest of the machine spent (PostgreSQL, Redis, the kernel, anything else running).
+ */
+async function cpuWhile<T>(pids: Record<string, number>, work: () => Promise<T>) {
+  const cpuOf = async () =>
+    Object.fromEntries([
+      ...(await Promise.all(Object.entries(pids).map(async ([n, pid]) => [n, await cpuMsOf(pid)]))),
+      ["machine", await machineBusyMs()],
+    ]);
+  const before = await cpuOf();
+  const started = performance.now();
+  const result = await work();
+  const wallMs = performance.now() - started;
+  const after = await cpuOf();
+  const cpu: Record<string, { cpuMs: number; cores: number }> = {};
+  let total = 0;
+  for (const name of Object.keys(pids)) {
+    const cpuMs = after[name] - before[name];
+    total += cpuMs;
+    cpu[name] = { cpuMs, cores: Math.round((cpuMs / wallMs) * 100) / 100 };
+  }
+  cpu.total = { cpuMs: total, cores: Math.round((total / wallMs) * 100) / 100 };
+  const machineMs = after.machine - before.machine;
+  cpu["rest of the machine"] = {
+    cpuMs: machineMs - total,
+    cores: Math.round(((machineMs - total) / wallMs) * 100) / 100,
+  };
+  cpu.machine = { cpuMs: machineMs, cores: Math.round((machineMs / wallMs) * 100) / 100 };
+  return { result, cpu, wallMs: Math.round(wallMs) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const runId = randomBytes(4).toString("hex");
+// The machine is shared: a busy one at the start explains a slow run.
+const loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
+const scratch = await createScratchDatabase(BASE_URL);
+const dataDir = await mkdtemp(join(tmpdir(), "coditect-bench-subscriptions-"));
+const redis = new Redis(REDIS_URL);
+let platform: Platform | undefined;
+let tenants: Tenant[] = [];
+const groups: Subscribers[] = [];
+try {
+  console.log(
+    `subscriptions benchmark${SMOKE ? " (smoke)" : ""}: ${SIZE.subscribers} subscribers, ${SIZE.tenants} tenants × ${SIZE.projectsPerTenant} projects, ${SIZE.ratePerSecond} mutations/s for ${SIZE.seconds} s`,
+  );
+  let t0 = performance.now();
+  platform = await startPlatform(scratch.url, dataDir);
+  const startMs = Math.round(performance.now() - t0);
+  console.log(`platform ready in ${startMs} ms; pids ${JSON.stringify(platform.pids)}`);
+  const { gatewayUrl, gatewayWsUrl, pids } = platform;
+
+  t0 = performance.now();
+  tenants = await seedTenants(gatewayUrl, runId);
+  const seedMs = Math.round(performance.now() - t0);
+  console.log(`seeded ${tenants.length} tenants (sign-up through the gateway) in ${seedMs} ms`);
+
+  const specs: SubscriberSpec[] = Array.from({ length: SIZE.subscribers }, (_, i) => {
+    const tenant = tenants[tenantOf(i)]!;
+    return {
+      index: i,
+      token: tenant.token,
+      projectId: tenant.projectIds[projectOf(i)]!,
+      ownerEmail: tenant.email,
+    };
+  });
+  const subscribersOf = new Map<string, number[]>();
+  for (const spec of specs)
+    subscribersOf.set(spec.projectId, [...(subscribersOf.get(spec.projectId) ?? []), spec.index]);
+
+  // The same mutations with nobody subscribed: what the platform does without realtime fan-out.
+  const quiet = await cpuWhile({ ...pids, bench: process.pid }, () =>
+    sendLoad(gatewayUrl, tenants, BASELINE_SECONDS),
+  );
+  const quietOk = quiet.result.sent.filter((s) => s.taskId);
+  const baseline = {
+    seconds: BASELINE_SECONDS,
+    mutations: quiet.result.sent.length,
+    failed: quiet.result.sent.length - quietOk.length,
+    createTaskMs: withMax(quietOk.map((s) => s.respondedAt! - s.sentAt)),
+    cpu: quiet.cpu,
+  };
+  console.log(`createTask with no subscriber (${baseline.mutations} at ${SIZE.ratePerSecond}/s, ms):`);
+  console.table({ "HTTP round trip": baseline.createTaskMs });
+  console.table(quiet.cpu);
+
+  // Warm-up: the first subscriptions load code and build caches in both services (graphql-ws, the SSE
+  // client, the planner, the identity data source); that is not what each further subscription costs.
+  const warmup = forkSubscribers(specs.slice(0, Math.min(20, specs.length)));
+  await warmup.request(
+    { type: "open", url: gatewayWsUrl, subscribers: warmup.specs, concurrency: 20, timeoutMs: 30_000 },
+    "opened",
+  );
+  await probeUntilReady(gatewayUrl, tenants, [warmup]);
+  await warmup.close();
+  // Past the keep-alive timeouts: the warm-up's idle connections are gone before the baseline.
+  await sleep(SMOKE ? 1_000 : 8_000);
+
+  const memoryBefore = {
+    gateway: await serviceMemory(pids.gateway),
+    projects: await serviceMemory(pids.projects),
+  };
+  for (let k = 0; k < SIZE.subscriberProcesses; k++) {
+    groups.push(forkSubscribers(specs.filter((s) => s.index % SIZE.subscriberProcesses === k)));
+  }
+  const connect = async () => {
+    const started = performance.now();
+    const opened = await Promise.all(
+      groups.map((g) =>
+        g.request(
+          {
+            type: "open",
+            url: gatewayWsUrl,
+            subscribers: g.specs,
+            concurrency: CONNECT_CONCURRENCY,
+            timeoutMs: 60_000,
+          },
+          "opened",
+          CONNECT_TIMEOUT_MS,
+        ),
+      ),
+    );
+    const connectMs = Math.round(performance.now() - started);
+    const failed = opened.flatMap((o) => o.failed);
+    console.log(
+      `${SIZE.subscribers - failed.length} of ${SIZE.subscribers} subscribers connected in ${connectMs} ms`,
+    );
+    if (failed.length) console.log(`  failed: ${failed.filter(Boolean).slice(0, 5).join("; ")}`);
+    if (failed.length === SIZE.subscribers) throw new Error("no subscriber could connect");
+
+    // Idle: wait until the projects subgraph's descriptors (one per subgraph stream) stop growing.
+    let fds = (await memoryOf(pids.projects)).fds;
+    let stableSince = performance.now();
+    while (performance.now() - stableSince < 2_000 && performance.now() - started < CONNECT_TIMEOUT_MS) {
+      await sleep(250);
+      const now = (await memoryOf(pids.projects)).fds;
+      if (now !== fds) [fds, stableSince] = [now, performance.now()];
+    }
+    const settledMs = Math.round(stableSince - started);
+
+    return { opened, connectMs, failed, settledMs };
+  };
+  const heapProfiled = flags["heap-profile"] as Service | undefined;
+  let retained: Awaited<ReturnType<typeof retainedAllocations>> | undefined;
+  let connected!: Awaited<ReturnType<typeof connect>>;
+  if (heapProfiled) {
+    retained = await retainedAllocations(pids[heapProfiled], async () => {
+      connected = await connect();
+    });
+    console.log(
+      `memory ${heapProfiled} kept after the subscribers connected, by allocating code (kB, sampled)`,
+    );
+    console.table(retained.byPackageKB);
+    console.table(retained.byFunctionKB);
+  } else {
+    connected = await connect();
+  }
+  const { connectMs, failed, settledMs } = connected;
+  await sleep(SMOKE ? 1_000 : 5_000);
+  const subscribed = SIZE.subscribers - failed.length;
+  const memory = {
+    gateway: perSubscription(memoryBefore.gateway, await serviceMemory(pids.gateway), subscribed),
+    projects: perSubscription(memoryBefore.projects, await serviceMemory(pids.projects), subscribed),
+  };
+  console.log("\nmemory per idle subscription");
+  const { before: _gb, after: _ga, ...gatewayPer } = memory.gateway;
+  const { before: _pb, after: _pa, ...projectsPer } = memory.projects;
+  console.table({ gateway: gatewayPer, projects: projectsPer });
+
+  const probes = await probeUntilReady(gatewayUrl, tenants, groups);
+  console.log(`every subscriber saw its probe event (${probes.rounds} round(s), ${probes.ms} ms)`);
+  await sleep(2_000);
+
+  const everyPid = {
+    ...pids,
+    ...Object.fromEntries(groups.map((g, k) => [`subscribers${k}`, g.process.pid!])),
+    bench: process.pid,
+  };
+  const profiled = flags.profile as Service | undefined;
+  let profile: CpuProfile | undefined;
+  const sendAndDrain = async () => {
+    const sending = await sendLoad(gatewayUrl, tenants, SIZE.seconds);
+    const expected = expectedDeliveries(sending.sent, subscribersOf);
+    const drainDeadline = performance.now() + DRAIN_TIMEOUT_MS;
+    while (performance.now() < drainDeadline) {
+      const delivered = (await statusOf(groups)).reduce((n, s) => n + s.delivered, 0);
+      if (delivered >= expected) break;
+      await sleep(100);
+    }
+    return sending;
+  };
+  // Event-loop delay and GC pauses of the three services on the delivery path, during the load.
+  const watched = (["gateway", "projects", "identity"] as const).filter((name) => name !== profiled);
+  let loopStatsOn = true;
+  try {
+    for (const name of watched) await startLoopStats(pids[name]);
+  } catch (error) {
+    loopStatsOn = false;
+    console.warn(`  no event-loop figures: ${(error as Error).message}`);
+  }
+  const { result: load, cpu } = await cpuWhile(everyPid, async () => {
+    if (!profiled) return sendAndDrain();
+    let sending!: Awaited<ReturnType<typeof sendLoad>>;
+    profile = await cpuProfile(pids[profiled], async () => {
+      sending = await sendAndDrain();
+    });
+    return sending;
+  });
+  const ok = load.sent.filter((s) => s.taskId);
+  const loopStats: Partial<Record<Service, LoopStats>> = {};
+  if (loopStatsOn) for (const name of watched) loopStats[name] = await readLoopStats(pids[name]);
+  await sleep(1_000); // a duplicate would have arrived by now
+
+  const reports = await Promise.all(groups.map((g) => g.request({ type: "report" }, "report")));
+  const result = analyse(
+    load.sent,
+    subscribersOf,
+    reports.flatMap((r) => r.deliveries),
+  );
+  const violations = {
+    crossTenant: reports.reduce((n, r) => n + r.violations.crossTenant, 0),
+    crossProject: reports.reduce((n, r) => n + r.violations.crossProject, 0),
+    malformed: reports.reduce((n, r) => n + r.violations.malformed, 0),
+    mismatchedTaskId: result.mismatched,
+    examples: reports.flatMap((r) => r.violations.examples).slice(0, 10),
+  };
+  const errors = {
+    count: reports.reduce((n, r) => n + r.errors.count, 0),
+    examples: reports.flatMap((r) => r.errors.examples).slice(0, 10),
+  };
+  const closes = {
+    count: reports.reduce((n, r) => n + r.closes.count, 0),
+    examples: reports.flatMap((r) => r.closes.examples).slice(0, 10),
+  };
+  const latency = { sinceSendStamp: withMax(result.sinceSend), sinceResponse: withMax(result.sinceResponse) };
+  const mutationMs = withMax(ok.map((s) => s.respondedAt! - s.sentAt));
+  await sleep(3_000);
+  const memoryAfterLoad = {
+    gateway: await serviceMemory(pids.gateway),
+    projects: await serviceMemory(pids.projects),
+  };
+
+  console.log(
+    `\nload: ${load.sent.length} createTask in ${load.seconds.toFixed(1)} s (${(load.sent.length / load.seconds).toFixed(1)}/s), ${load.sent.length - ok.length} failed`,
+  );
+  for (const error of new Set(load.sent.flatMap((s) => (s.error ? [s.error] : []))))
+    console.log(`  ${error}`);
+  console.log(
+    `deliveries: ${result.unique} of ${result.expected} expected, ${result.duplicates} duplicates, ${result.missing} missing`,
+  );
+  console.log(
+    `wrong deliveries: ${violations.crossTenant} cross-tenant, ${violations.crossProject} cross-project, ${violations.malformed} malformed, ${violations.mismatchedTaskId} task id mismatch; ${errors.count} errors, ${closes.count} unexpected closes`,
+  );
+  for (const e of [...violations.examples, ...errors.examples, ...closes.examples]) console.log(`  ${e}`);
+  console.log("\ndelivery latency, commit to client (ms)");
+  console.table({
+    "since send (title stamp, upper bound)": latency.sinceSendStamp,
+    "since HTTP response (lower bound)": latency.sinceResponse,
+    "createTask HTTP round trip": mutationMs,
+  });
+  console.log("CPU during the load");
+  console.table(cpu);
+  if (loopStatsOn) {
+    console.log("event loop and garbage collection during the load (ms)");
+    console.table(
+      Object.fromEntries(
+        Object.entries(loopStats).map(([name, { loopDelayMs, gc }]) => [
+          name,
+          {
+            "loop delay p50": loopDelayMs.p50,
+            p99: loopDelayMs.p99,
+            max: loopDelayMs.max,
+            "GC pauses": gc.pauses,
+            "GC total": gc.totalMs,
+            "GC max": gc.maxMs,
+            "major GCs": gc.major,
+            "major total": gc.majorTotalMs,
+            "major max": gc.majorMaxMs,
+          },
+        ]),
+      ),
+    );
+  }
+
+  const profileSummary = profile && { service: profiled, ...summarizeProfile(profile) };
+  if (profile) {
+    const file = join(tmpdir(), `subscriptions-${profiled}-${runId}.cpuprofile`);
+    await writeFile(file, JSON.stringify(profile));
+    console.log(`CPU profile of ${profiled} during the load (self time, ms; raw profile: ${file})`);
+    console.table(profileSummary!.byPackage);
+    console.table(profileSummary!.byFunction);
+  }
+
+  const p99 = latency.sinceSendStamp?.p99 ?? Number.POSITIVE_INFINITY;
+  const targets = {
+    p99UnderMs: { target: TARGETS.p99Ms, measured: p99, met: p99 < TARGETS.p99Ms },
+    gatewayKBPerSubscription: {
+      target: TARGETS.gatewayKBPerSubscription,
+      measured: memory.gateway.rssKBPerSubscription,
+      met: memory.gateway.rssKBPerSubscription < TARGETS.gatewayKBPerSubscription,
+    },
+    zeroCrossTenant: { met: violations.crossTenant === 0 },
+    everyDeliveryExactlyOnce: { met: result.missing === 0 && result.duplicates === 0 },
+  };
+  console.log("targets");
+  console.table(targets);
+
+  const output = {
+    benchmark: "subscriptions",
+    command: `npx tsx bench/subscriptions.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`,
+    date: new Date().toISOString(),
+    machine: { ...machine(), loadAverageAtStart: loadAtStart },
+    // The working tree measured: results from uncommitted code say so.
+    source: {
+      commit: execFileSync("git", ["rev-parse", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim(),
+      uncommittedFiles: execFileSync("git", ["status", "--porcelain"], { cwd: ROOT, encoding: "utf8" })
+        .split("\n")
+        .filter(Boolean).length,
+    },
+    subscription: TASK_CHANGED.replace(/\s+/g, " "),
+    sizes: { ...SIZE, subscribersPerProject: SIZE.subscribers / (SIZE.tenants * SIZE.projectsPerTenant) },
+    setup: {
+      platformStartMs: startMs,
+      seedMs,
+      connectMs,
+      subscribed,
+      connectFailures: failed.length,
+      streamsOpenMs: settledMs,
+      probes,
+    },
+    memory: { ...memory, afterLoad: memoryAfterLoad },
+    withoutSubscribers: baseline,
+    load: {
+      mutations: load.sent.length,
+      failed: load.sent.length - ok.length,
+      failures: [...new Set(load.sent.flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 5),
+      achievedPerSecond: round1(load.sent.length / load.seconds),
+      createTaskMs: mutationMs,
+    },
+    deliveries: {
+      expected: result.expected,
+      received: result.received,
+      unique: result.unique,
+      missing: result.missing,
+      duplicates: result.duplicates,
+    },
+    violations,
+    errors,
+    closes,
+    latencyMs: latency,
+    cpuDuringLoad: cpu,
+    eventLoopDuringLoad: loopStats,
+    ...(profileSummary ? { cpuProfile: profileSummary } : {}),
+    ...(retained ? { retainedBySubscriptions: { service: heapProfiled, ...retained } } : {}),
+    targets,
+  };
+  // Committed results are full runs only: a smoke run proves the harness works, and a profiled one is
+  // slowed by its profiler. Other sizes get a file of their own (subscriptions.rate-50.json...).
+  const variant = ["subscribers", "tenants", "rate", "seconds", "processes"]
+    .filter((name) => flags[name as keyof typeof flags] !== undefined)
+    .map((name) => `.${name}-${flags[name as keyof typeof flags]}`)
+    .join("");
+  const out =
+    SMOKE || profiled || heapProfiled
+      ? join(tmpdir(), "subscriptions-smoke.json")
+      : new URL(`results/subscriptions${variant}.json`, import.meta.url);
+  await writeFile(out, `${JSON.stringify(output, null, 2)}\n`);
+  console.log(`\nresults: ${out instanceof URL ? out.pathname : out}`);
+  // Wrong or lost deliveries fail the run (and CI); missed speed targets are reported, not failed.
+  if (
+    violations.crossTenant ||
+    violations.crossProject ||
+    violations.malformed ||
+    violations.mismatchedTaskId
+  )
+    process.exitCode = 1;
+  if (result.missing || result.duplicates || errors.count || closes.count || failed.length)
+    process.exitCode = 1;
+} finally {
+  await Promise.all(groups.map((g) => g.close().catch(() => {})));
+  await platform?.stop().catch((error) => console.error("could not stop the platform:", error));
+  // The relay appended to each tenant's stream; leave the shared Redis as we found it.
+  if (tenants.length) await redis.del(...tenants.map((t) => tenantStreamKey(t.tenantId))).catch(() => {});
+  redis.disconnect();
+  await scratch.drop();
+  await rm(dataDir, { recursive: true, force: true });
+}
