@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,12 +13,34 @@ import { gql, signUpTenant } from "./platform.ts";
  * `npm start` as a newcomer runs it: no DATABASE_URL, so an embedded PostgreSQL in DATA_DIR. Ports are
  * moved off the defaults so a platform running on this machine does not collide with the test.
  */
-const PORT_BASE = 36_000 + Math.floor(Math.random() * 1_000) * 10;
-const PG_PORT = 46_000 + Math.floor(Math.random() * 4_000);
-const GATEWAY = `http://127.0.0.1:${PORT_BASE}/graphql`;
+let PORT_BASE = 0;
+let PG_PORT = 0;
+let GATEWAY = "";
+
+/** Whether nothing listens on `port` (IPv4 or IPv6): another platform on this machine may be running. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A base port from `from` on whose `size` ports are all free. */
+async function freePortRange(size: number, from: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = from + Math.floor(Math.random() * 1_000) * 10;
+    const ports = Array.from({ length: size }, (_, i) => base + i);
+    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
+  }
+  throw new Error("no free range of ports found");
+}
 
 let dir: string;
 beforeAll(async () => {
+  PORT_BASE = await freePortRange(6, 36_000); // gateway, four subgraphs, worker
+  PG_PORT = await freePortRange(1, 46_000);
+  GATEWAY = `http://127.0.0.1:${PORT_BASE}/graphql`;
   dir = await mkdtemp(join(tmpdir(), "coditect-start-"));
   await chmod(dir, 0o755);
 });
