@@ -275,3 +275,43 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     await anonymous.client.dispose();
   });
 });
+
+describe("subscriptions without Redis (the embedded default)", () => {
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let platform: Platform;
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(inject("databaseUrl"));
+    platform = await startPlatform(scratch.url, { worker: true });
+  });
+  afterAll(async () => {
+    await platform?.close();
+    await scratch?.drop();
+  });
+
+  it("delivers events through PostgreSQL LISTEN/NOTIFY", async () => {
+    const owner = await signUpTenant(platform.gatewayUrl, "no-redis");
+    const project = await gql(platform.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "PG" },
+    });
+    const projectId = project.data!.createProject.project.id;
+    const live = subscribe(platform.gatewayWsUrl, owner.token, TASK_CHANGED, { projectId });
+    await live.acknowledged;
+    await new Promise((r) => setTimeout(r, 300));
+    await gql(platform.gatewayUrl, CREATE_TASK, {
+      token: owner.token,
+      variables: { input: { projectId, title: "Via NOTIFY", assigneeId: owner.userId } },
+    });
+    await eventually(() => live.received.events.length >= 1);
+    expect(live.received.events).toEqual([
+      {
+        taskChanged: {
+          kind: "CREATED",
+          task: { title: "Via NOTIFY", project: { name: "PG" }, assignee: { email: owner.email } },
+        },
+      },
+    ]);
+    await live.client.dispose();
+  });
+});
