@@ -1,17 +1,24 @@
 // `npx tsx bench/subscriptions.ts [--smoke]`: realtime at scale through one gateway (issue 7's target).
-// N subscribers (default 5,000) over T tenants (500), each on graphql-ws at the gateway, subscribed to
-// `taskChanged` of one of its tenant's projects (2 per tenant), while tasks are created at R/s (100) for
-// D seconds (30), spread over the tenants. It reports delivery latency from commit to client, deliveries
-// received against expected (every subscriber of a project gets each of its events exactly once), wrong
-// deliveries (another tenant's or another project's task), and the memory an idle subscription costs
-// the gateway and the projects subgraph.
+// N subscribers (default 5,000) over T tenants (500), each its own graphql-ws connection to the gateway,
+// subscribed to `taskChanged` of one of its tenant's projects (2 per tenant, so 5 subscribers a
+// project), while tasks are created at R/s (100) for D seconds (30), round-robin over the tenants. It
+// reports delivery latency from commit to client, deliveries received against expected (every
+// subscriber of a project gets each of its events exactly once), wrong deliveries (another tenant's or
+// another project's task), and the memory an idle subscription costs the gateway and the projects
+// subgraph; and, to explain the figures, the same mutations with nobody subscribed, the CPU of every
+// process, event-loop delay and GC pauses of the services on the delivery path.
 //
 // The platform runs as in production, as separate processes: `npm start` with a data folder of its own,
 // a scratch database and the machine's Redis. The subscribers run in forked Node processes
 // (bench/subscriptions.subscribers.ts), not in the gateway's, but on the same two cores: their CPU is
 // measured and reported beside the services'. Tenants sign up through the gateway like real users
-// (scrypt and all), a few at a time. Everything started is stopped, and the database dropped, whatever
-// happens. `--smoke` runs the same on a few tenants in seconds, for CI, and writes to a temp file only.
+// (scrypt and all), a few at a time. Memory and event-loop figures come from each service's inspector
+// (bench/inspector.ts), opened with SIGUSR1 for a moment. Everything started is stopped, and the
+// database dropped, whatever happens.
+//
+// Flags: `--smoke` (a few tenants in seconds, for CI; writes to a temp file only), `--subscribers N`,
+// `--tenants T`, `--rate R`, `--seconds D`, `--processes K` (subscriber processes), `--profile <service>`
+// (CPU profile during the load) and `--heap-profile <service>` (what the subscriptions keep).
 import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
@@ -65,6 +72,11 @@ const { values: flags } = parseArgs({
   },
 });
 const SMOKE = flags.smoke!;
+for (const flag of ["profile", "heap-profile"] as const) {
+  const service = flags[flag];
+  if (service && !["gateway", "tenants", "identity", "projects", "billing", "worker"].includes(service))
+    throw new Error(`--${flag}: not a service: ${service}`);
+}
 const DEFAULTS = SMOKE
   ? { subscribers: 40, tenants: 4, rate: 20, seconds: 2, processes: 1 }
   : { subscribers: 5_000, tenants: 500, rate: 100, seconds: 30, processes: 2 };
@@ -141,6 +153,22 @@ async function cpuMsOf(pid: number): Promise<number> {
 }
 
 /**
+ * How long the process's main thread (its event loop) was ready to run but waited for a core, in ms
+ * (/proc/<pid>/schedstat; 0 where the kernel keeps no scheduler statistics).
+ */
+async function runQueueMsOf(pid: number): Promise<number> {
+  const [, waitNs] = (await readFile(`/proc/${pid}/schedstat`, "utf8")).split(" ").map(Number);
+  return Math.round((waitNs ?? 0) / 1e6);
+}
+
+/** Time in which at least one ready task waited for a core (Linux pressure stall information), in ms. */
+async function cpuPressureMs(): Promise<number | null> {
+  const psi = await readFile("/proc/pressure/cpu", "utf8").catch(() => null);
+  const total = psi && /^some .* total=(\d+)/m.exec(psi)?.[1];
+  return total ? Number(total) / 1000 : null;
+}
+
+/**
  * The service processes `npm start` (pid `root`) started, by working directory: each runs
  * `node --import tsx src/index.ts` in its workspace. Only descendants of our own `npm start` count, so
  * another platform on the machine (a test run) is never measured by mistake.
@@ -185,12 +213,13 @@ async function freePortBase(): Promise<number> {
       server.once("error", () => resolve(false));
       server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
     });
-  for (let base = 36_000; base < 37_000; base += 10) {
+  // Clear of the ranges test/start.e2e.test.ts draws from (36000-46000, PostgreSQL 46000-50000).
+  for (let base = 52_000; base < 53_000; base += 10) {
     let ok = true;
     for (let port = base; ok && port < base + 6; port++) ok = await free(port);
     if (ok) return base;
   }
-  throw new Error("no free ports between 36000 and 37000");
+  throw new Error("no free ports between 52000 and 53000");
 }
 
 interface Platform {
@@ -273,7 +302,9 @@ async function gql<T>(url: string, query: string, variables: object, token?: str
   return body.data;
 }
 
-const SIGN_UP = `mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id email } } }`;
+const SIGN_UP = `mutation($input: SignUpInput!) {
+  signUp(input: $input) { accessToken organizationId user { id email } }
+}`;
 const CREATE_PROJECT = `mutation($name: String!) { createProject(input: { name: $name }) { project { id } } }`;
 const CREATE_TASK = `mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } } }`;
 
@@ -296,29 +327,29 @@ interface Tenant {
   token: string;
   userId: string;
   email: string;
-  /** From the token's `tid`: the Redis stream keys to clean up are named by it. */
+  /** The Redis stream keys to clean up are named by it. */
   tenantId: string;
   projectIds: string[];
 }
 
-const tenantIdOf = (token: string) =>
-  (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { tid: string }).tid;
-
 async function seedTenants(gatewayUrl: string, runId: string): Promise<Tenant[]> {
   const indexes = Array.from({ length: SIZE.tenants }, (_, i) => i);
   const owners = await inPool(indexes, SIGN_UP_CONCURRENCY, async (i) => {
-    const { signUp } = await gql<{ signUp: { accessToken: string; user: { id: string; email: string } } }>(
-      gatewayUrl,
-      SIGN_UP,
-      {
-        input: {
-          email: `bench-${runId}-${i}@example.test`,
-          password: "correct horse battery staple",
-          organizationName: `Bench ${i}`,
-        },
+    const { signUp } = await gql<{
+      signUp: { accessToken: string; organizationId: string; user: { id: string; email: string } };
+    }>(gatewayUrl, SIGN_UP, {
+      input: {
+        email: `bench-${runId}-${i}@example.test`,
+        password: "correct horse battery staple",
+        organizationName: `Bench ${i}`,
       },
-    );
-    return { token: signUp.accessToken, userId: signUp.user.id, email: signUp.user.email };
+    });
+    return {
+      token: signUp.accessToken,
+      tenantId: signUp.organizationId,
+      userId: signUp.user.id,
+      email: signUp.user.email,
+    };
   });
   const pairs = indexes.flatMap((t) => Array.from({ length: SIZE.projectsPerTenant }, (_, p) => [t, p]));
   const projectIds = await inPool(pairs, MUTATION_CONCURRENCY, async ([t, p]) => {
@@ -332,7 +363,6 @@ async function seedTenants(gatewayUrl: string, runId: string): Promise<Tenant[]>
   });
   return owners.map((owner, t) => ({
     ...owner,
-    tenantId: tenantIdOf(owner.token),
     projectIds: projectIds.slice(t * SIZE.projectsPerTenant, (t + 1) * SIZE.projectsPerTenant),
   }));
 }
@@ -550,31 +580,41 @@ async function machineBusyMs(): Promise<number> {
  * the rest of the machine spent (PostgreSQL, Redis, the kernel, anything else running).
  */
 async function cpuWhile<T>(pids: Record<string, number>, work: () => Promise<T>) {
-  const cpuOf = async () =>
-    Object.fromEntries([
-      ...(await Promise.all(Object.entries(pids).map(async ([n, pid]) => [n, await cpuMsOf(pid)]))),
-      ["machine", await machineBusyMs()],
-    ]);
-  const before = await cpuOf();
+  const sample = async () => {
+    const processes = await Promise.all(
+      Object.entries(pids).map(
+        async ([name, pid]) => [name, await cpuMsOf(pid), await runQueueMsOf(pid)] as const,
+      ),
+    );
+    return { processes, machine: await machineBusyMs(), pressure: await cpuPressureMs() };
+  };
+  const before = await sample();
   const started = performance.now();
   const result = await work();
   const wallMs = performance.now() - started;
-  const after = await cpuOf();
-  const cpu: Record<string, { cpuMs: number; cores: number }> = {};
+  const after = await sample();
+  const cores = (ms: number) => Math.round((ms / wallMs) * 100) / 100;
+  const cpu: Record<string, { cpuMs: number; cores: number; waitedForCpuMs?: number }> = {};
   let total = 0;
-  for (const name of Object.keys(pids)) {
-    const cpuMs = after[name] - before[name];
-    total += cpuMs;
-    cpu[name] = { cpuMs, cores: Math.round((cpuMs / wallMs) * 100) / 100 };
+  for (const [i, [name, cpuMs, waitedMs]] of after.processes.entries()) {
+    const [, cpuBefore, waitedBefore] = before.processes[i]!;
+    total += cpuMs - cpuBefore;
+    cpu[name] = {
+      cpuMs: cpuMs - cpuBefore,
+      cores: cores(cpuMs - cpuBefore),
+      waitedForCpuMs: waitedMs - waitedBefore,
+    };
   }
-  cpu.total = { cpuMs: total, cores: Math.round((total / wallMs) * 100) / 100 };
+  cpu.total = { cpuMs: total, cores: cores(total) };
   const machineMs = after.machine - before.machine;
-  cpu["rest of the machine"] = {
-    cpuMs: machineMs - total,
-    cores: Math.round(((machineMs - total) / wallMs) * 100) / 100,
-  };
-  cpu.machine = { cpuMs: machineMs, cores: Math.round((machineMs / wallMs) * 100) / 100 };
-  return { result, cpu, wallMs: Math.round(wallMs) };
+  cpu["rest of the machine"] = { cpuMs: machineMs - total, cores: cores(machineMs - total) };
+  cpu.machine = { cpuMs: machineMs, cores: cores(machineMs) };
+  // Share of the time in which some ready task (ours, PostgreSQL's, anyone's) waited for a core.
+  const stalled =
+    after.pressure === null || before.pressure === null
+      ? null
+      : Math.round(((after.pressure - before.pressure) / wallMs) * 1000) / 10;
+  return { result, cpu, cpuPressurePercent: stalled, wallMs: Math.round(wallMs) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -627,6 +667,7 @@ try {
     failed: quiet.result.sent.length - quietOk.length,
     createTaskMs: withMax(quietOk.map((s) => s.respondedAt! - s.sentAt)),
     cpu: quiet.cpu,
+    cpuPressurePercent: quiet.cpuPressurePercent,
   };
   console.log(`createTask with no subscriber (${baseline.mutations} at ${SIZE.ratePerSecond}/s, ms):`);
   console.table({ "HTTP round trip": baseline.createTaskMs });
@@ -746,7 +787,11 @@ try {
     loopStatsOn = false;
     console.warn(`  no event-loop figures: ${(error as Error).message}`);
   }
-  const { result: load, cpu } = await cpuWhile(everyPid, async () => {
+  const {
+    result: load,
+    cpu,
+    cpuPressurePercent,
+  } = await cpuWhile(everyPid, async () => {
     if (!profiled) return sendAndDrain();
     let sending!: Awaited<ReturnType<typeof sendLoad>>;
     profile = await cpuProfile(pids[profiled], async () => {
@@ -782,6 +827,12 @@ try {
   };
   const latency = { sinceSendStamp: withMax(result.sinceSend), sinceResponse: withMax(result.sinceResponse) };
   const mutationMs = withMax(ok.map((s) => s.respondedAt! - s.sentAt));
+  // The slowest createTask sent in each second of the load: stalls show as runs of high values.
+  const slowestBySecond: number[] = [];
+  for (const s of ok) {
+    const second = Math.floor((s.sentAt - load.sent[0]!.sentAt) / 1000);
+    slowestBySecond[second] = Math.max(slowestBySecond[second] ?? 0, Math.round(s.respondedAt! - s.sentAt));
+  }
   await sleep(3_000);
   const memoryAfterLoad = {
     gateway: await serviceMemory(pids.gateway),
@@ -806,7 +857,10 @@ try {
     "since HTTP response (lower bound)": latency.sinceResponse,
     "createTask HTTP round trip": mutationMs,
   });
-  console.log("CPU during the load");
+  console.log(`slowest createTask per second of the load (ms): ${slowestBySecond.join(" ")}`);
+  console.log(
+    `CPU during the load (some ready task waited for a core ${cpuPressurePercent ?? "?"} % of the time)`,
+  );
   console.table(cpu);
   if (loopStatsOn) {
     console.log("event loop and garbage collection during the load (ms)");
@@ -884,6 +938,7 @@ try {
       failures: [...new Set(load.sent.flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 5),
       achievedPerSecond: round1(load.sent.length / load.seconds),
       createTaskMs: mutationMs,
+      createTaskSlowestMsBySecond: Array.from(slowestBySecond, (ms) => ms ?? null),
     },
     deliveries: {
       expected: result.expected,
@@ -897,6 +952,7 @@ try {
     closes,
     latencyMs: latency,
     cpuDuringLoad: cpu,
+    cpuPressurePercent,
     eventLoopDuringLoad: loopStats,
     ...(profileSummary ? { cpuProfile: profileSummary } : {}),
     ...(retained ? { retainedBySubscriptions: { service: heapProfiled, ...retained } } : {}),

@@ -75,16 +75,21 @@ function planOf(
   return planned;
 }
 
-/** Keeps the connection of an ended stream for the next one. */
+/**
+ * A connection per stream, closed when the stream ends: a stream lives long, so the handshake costs it
+ * little, and a pooled idle connection could be one the subgraph is just closing (its keep-alive
+ * timeout) as the next subscription is sent on it.
+ */
 const agents = {
-  "http:": new http.Agent({ keepAlive: true }),
-  "https:": new https.Agent({ keepAlive: true }),
+  "http:": new http.Agent({ keepAlive: false }),
+  "https:": new https.Agent({ keepAlive: false }),
 };
 
 /**
  * The fetch graphql-sse opens each subgraph stream with, over node:http. graphql-sse reads a Node
  * stream as well as a web stream, and a gateway holds one open stream per subscription: without the
- * global fetch's Request, Response, Headers and web-stream objects, each costs about a third less.
+ * global fetch's Request, Response, Headers and web streams, each costs about 25 KB less
+ * (bench/subscriptions.ts).
  */
 function streamOverHttp(
   url: string,
@@ -112,7 +117,7 @@ function streamOverHttp(
       },
     );
     // Not `signal` on the request: graphql-sse also aborts once a stream has ended, and Node then
-    // destroys the socket the agent already holds for reuse, with an error no one listens to.
+    // destroys the finished request's socket with an error no one listens to.
     const abort = () => {
       if (!incoming?.complete) outgoing.destroy();
     };
