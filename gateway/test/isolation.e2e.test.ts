@@ -76,7 +76,13 @@ function expectNoLeak(res: unknown) {
 }
 
 const codes = (res: GraphQLResponse) => res.errors?.map((e) => e.extensions?.code);
-const principal = (t: Tenant): Principal => ({ tenantId: t.tenantId, userId: t.userId, roles: ["OWNER"] });
+const principal = (t: Tenant): Principal => ({
+  tenantId: t.tenantId,
+  userId: t.userId,
+  roles: ["OWNER"],
+  credential: "user",
+  scopes: ["read", "write"],
+});
 
 describe("tenant A, through the gateway, against tenant B's data", () => {
   it("lists only A's projects", async () => {

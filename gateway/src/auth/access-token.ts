@@ -1,4 +1,4 @@
-import { type Principal, ROLES, unauthenticated } from "@app/common";
+import { type Principal, ROLES, unauthenticated, userPrincipal } from "@app/common";
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { z } from "zod";
 
@@ -44,9 +44,7 @@ export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: 
       const claims = accessTokenClaims.safeParse(payload);
       if (!claims.success) throw new Error("claims");
       return {
-        userId: claims.data.sub,
-        tenantId: claims.data.tid,
-        roles: claims.data.roles,
+        ...userPrincipal({ userId: claims.data.sub, tenantId: claims.data.tid, roles: claims.data.roles }),
         // Long-lived connections (WebSockets) are closed when it passes.
         expiresAt: payload.exp!,
       };

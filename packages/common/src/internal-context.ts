@@ -1,6 +1,6 @@
 import { jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
-import { type Principal, ROLES } from "./roles.ts";
+import { CREDENTIALS, type Principal, ROLES, SCOPES, userPrincipal } from "./roles.ts";
 
 /**
  * The gateway vouches for each request to the subgraphs with this header: a short-lived HS256 JWT over
@@ -18,22 +18,36 @@ export interface InternalContext {
   principal: Principal | null;
 }
 
+/** What may be signed: a principal without `credential`/`scopes` is a user's (tests build them so). */
+export interface InternalContextInput {
+  requestId: string;
+  principal: (Omit<Principal, "credential" | "scopes"> & Partial<Principal>) | null;
+}
+
 const claims = z.object({
   rid: z.string().min(1).max(200),
   tid: z.uuid().optional(),
   sub: z.uuid().optional(),
   roles: z.array(z.enum(ROLES)).optional(),
+  cred: z.enum(CREDENTIALS).optional(),
+  scp: z.array(z.enum(SCOPES)).optional(),
 });
 
 function key(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
 }
 
-export async function signInternalContext(secret: string, context: InternalContext): Promise<string> {
-  const { principal } = context;
+export async function signInternalContext(secret: string, context: InternalContextInput): Promise<string> {
+  const principal = context.principal && {
+    ...context.principal,
+    credential: context.principal.credential ?? "user",
+    scopes: context.principal.scopes ?? SCOPES,
+  };
   const jwt = new SignJWT({
     rid: context.requestId,
-    ...(principal ? { tid: principal.tenantId, roles: principal.roles } : {}),
+    ...(principal
+      ? { tid: principal.tenantId, roles: principal.roles, cred: principal.credential, scp: principal.scopes }
+      : {}),
   })
     .setProtectedHeader({ alg: "HS256" })
     .setIssuer(ISSUER)
@@ -58,13 +72,18 @@ export async function verifyInternalContext(
     });
     const parsed = claims.safeParse(payload);
     if (!parsed.success) return null;
-    const { rid, tid, sub, roles } = parsed.data;
+    const { rid, tid, sub, roles, cred, scp } = parsed.data;
     // A principal is all or nothing: a tenant without a user (or the reverse) is not a valid claim.
     if ((tid === undefined) !== (sub === undefined)) return null;
-    return {
-      requestId: rid,
-      principal: tid && sub ? { tenantId: tid, userId: sub, roles: roles ?? [] } : null,
-    };
+    if (!tid || !sub) return { requestId: rid, principal: null };
+    // No `cred`: signed by a gateway from before API keys (a rolling deploy), which knew only users.
+    const principal = userPrincipal({ tenantId: tid, userId: sub, roles: roles ?? [] });
+    if (cred === "apiKey") {
+      // A key's scopes are never implied: a key context without them is malformed.
+      if (!scp) return null;
+      return { requestId: rid, principal: { ...principal, credential: cred, scopes: scp } };
+    }
+    return { requestId: rid, principal: scp ? { ...principal, scopes: scp } : principal };
   } catch {
     return null;
   }
