@@ -220,7 +220,14 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     logger,
     /** Serves graphql-ws on the same server and path as HTTP (call once it listens). */
     attach(server: Server) {
-      websockets = attachWebSocketServer(server, { yoga, logger, authenticate: verifyAccessToken });
+      websockets = attachWebSocketServer(server, {
+        yoga,
+        logger,
+        authenticate: verifyAccessToken,
+        keepAliveMs: config.WS_KEEP_ALIVE_MS,
+        sendTimeoutMs: config.WS_SEND_TIMEOUT_MS,
+        maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      });
     },
     /** Shutdown has begun: /readyz answers 503, WebSocket clients are told to go away (1001). */
     drain: async () => {

@@ -55,6 +55,12 @@ export const gatewayEnvShape = {
       ),
     )
     .optional(),
+  /** graphql-ws keep-alive: a ping this often; a client that has not answered by the next is dropped. */
+  WS_KEEP_ALIVE_MS: count.default(12_000),
+  /** A WebSocket client that reads none of its waiting events for this long is closed with 4413. */
+  WS_SEND_TIMEOUT_MS: count.default(10_000),
+  /** ...or lets more than this many bytes wait for it. */
+  WS_MAX_BUFFERED_BYTES: count.default(1_048_576),
   /** Strict-Transport-Security max-age in seconds, for a gateway served over HTTPS; 0 sends none. */
   HSTS_MAX_AGE: z.coerce.number().int().min(0).default(0),
 };

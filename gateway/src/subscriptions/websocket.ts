@@ -1,9 +1,10 @@
 import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import type { Logger, Principal } from "@app/common";
 import type { ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 
 /** Close codes a client can act on (graphql-ws's own: 4400 bad request, 4401, 4403 forbidden, 4408...). */
 export const CLOSE_CODES = {
@@ -15,17 +16,20 @@ export const CLOSE_CODES = {
   GOING_AWAY: 1001,
 } as const;
 
-/** Unsent bytes a socket may hold before it counts as a slow consumer. */
-const MAX_BUFFERED_BYTES = 1 << 20;
-
 export interface WebSocketOptions {
   // biome-ignore lint/suspicious/noExplicitAny: yoga's server and user context types are the gateway's own
   yoga: YogaServerInstance<any, any>;
   logger: Logger;
   /** Verifies the `Authorization` of connection_init; null for none, throws when it is invalid. */
   authenticate(authorization: string | null): Promise<(Principal & { expiresAt?: number }) | null>;
-  /** ping/pong keep-alive interval. */
-  keepAliveMs?: number;
+  /** ping/pong keep-alive interval; a client that has not answered a ping by the next is dropped. */
+  keepAliveMs: number;
+  /**
+   * A client that takes none of the bytes waiting for it for this long (or lets more than
+   * `maxBufferedBytes` pile up) is closed with 4413.
+   */
+  sendTimeoutMs: number;
+  maxBufferedBytes: number;
 }
 
 /** connection_init payload: `{ "Authorization": "Bearer <token>" }` (any case of the key). */
@@ -41,9 +45,44 @@ function authorizationOf(params: Record<string, unknown> | undefined): string | 
  * and is checked once; the socket is closed with 4403 when it expires. Operations run through yoga's
  * envelop (the same parsing, validation, masking and federated subscribe as over HTTP).
  */
+/**
+ * graphql-ws waits for each message of a subscription to be taken by the socket before it sends the
+ * next, so a client that stops reading holds at most one message per subscription in the gateway, and
+ * its streams stall rather than buffer (upstream, a subgraph ends a subscriber that falls too far
+ * behind). A stalled client would still hold its subscriptions for ever: it is closed with 4413 once
+ * bytes have waited for it a whole `sendTimeoutMs` without the socket draining once. Other clients
+ * never wait for it: each subscription has its own stream.
+ */
+function watchForSlowConsumer(
+  socket: WebSocket,
+  raw: Duplex,
+  { sendTimeoutMs, maxBufferedBytes, logger }: WebSocketOptions,
+) {
+  let drained = true;
+  const onDrain = () => {
+    drained = true;
+  };
+  raw.on("drain", onDrain);
+  const check = setInterval(() => {
+    const buffered = socket.bufferedAmount;
+    if (buffered > maxBufferedBytes || (buffered > 0 && !drained)) {
+      logger.warn({ buffered }, "closing a slow subscriber");
+      socket.close(CLOSE_CODES.SLOW_CONSUMER, "Slow consumer: events were not read in time");
+      return;
+    }
+    drained = buffered === 0;
+  }, sendTimeoutMs);
+  check.unref();
+  socket.once("close", () => {
+    clearInterval(check);
+    raw.off("drain", onDrain);
+  });
+}
+
 export function attachWebSocketServer(server: Server, options: WebSocketOptions) {
-  const { yoga, logger } = options;
+  const { yoga } = options;
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  wsServer.on("connection", (socket, request) => watchForSlowConsumer(socket, request.socket, options));
   type Extra = { principal?: Principal | null; expiry?: NodeJS.Timeout };
 
   const disposable = useServer<Record<string, unknown>, Extra>(
@@ -90,16 +129,13 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
       onNext(ctx, _id, _payload, _args, result) {
         // A subgraph ended the stream because the user's membership was removed: the whole
         // connection was authorised with it, so close it as an expired token would be.
-        if (result.errors?.some((e) => e.extensions?.reason === "MEMBERSHIP_REVOKED")) {
+        const reasons = new Set(result.errors?.map((e) => e.extensions?.reason));
+        if (reasons.has("MEMBERSHIP_REVOKED")) {
           ctx.extra.socket.close(CLOSE_CODES.FORBIDDEN, "Forbidden: membership removed");
-          return;
-        }
-        if (ctx.extra.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-          logger.warn({ buffered: ctx.extra.socket.bufferedAmount }, "closing a slow subscriber");
-          ctx.extra.socket.close(
-            CLOSE_CODES.SLOW_CONSUMER,
-            "Slow consumer: too many events waiting to be sent",
-          );
+        } else if (reasons.has("SLOW_CONSUMER")) {
+          // A subgraph ended a subscription of this client for falling behind: the client's reading is
+          // what is slow, so it is told as a stalled socket would be.
+          ctx.extra.socket.close(CLOSE_CODES.SLOW_CONSUMER, "Slow consumer: events were not read in time");
         }
       },
     },

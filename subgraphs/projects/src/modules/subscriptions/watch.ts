@@ -13,6 +13,8 @@ const MAX_PENDING_EVENTS = 256;
  */
 export const MEMBERSHIP_REMOVED_TOPIC = "membership.removed";
 export const MEMBERSHIP_REVOKED = "MEMBERSHIP_REVOKED";
+/** The reason of the error that ends a subscriber which fell too far behind (the gateway closes with 4413). */
+export const SLOW_CONSUMER = "SLOW_CONSUMER";
 
 /**
  * The events of the caller's tenant with one topic that pass `match`, as an async iterable for a
@@ -22,10 +24,11 @@ export const MEMBERSHIP_REVOKED = "MEMBERSHIP_REVOKED";
  * is ended with FORBIDDEN (reason MEMBERSHIP_REVOKED).
  */
 export function watchTenantEvents<P>(
-  ctx: Context,
+  ctx: Pick<Context, "principal" | "requestId" | "logger">,
   bus: EventBus,
   topic: string,
   match: (payload: P) => boolean,
+  maxPending = MAX_PENDING_EVENTS,
 ): AsyncIterable<P> {
   const { tenantId, userId } = requirePrincipal(ctx);
   return new Repeater<P>(async (push, stop) => {
@@ -45,9 +48,11 @@ export function watchTenantEvents<P>(
       if (event.topic !== topic) return;
       const payload = event.payload as P;
       if (!match(payload)) return;
-      if (pending >= MAX_PENDING_EVENTS) {
+      if (pending >= maxPending) {
         stop(
-          appError(ErrorCode.RATE_LIMITED, "Too many events waiting for this subscriber; subscribe again."),
+          appError(ErrorCode.RATE_LIMITED, "Too many events waiting for this subscriber; subscribe again.", {
+            reason: SLOW_CONSUMER,
+          }),
         );
         return;
       }
