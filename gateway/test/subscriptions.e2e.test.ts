@@ -1,5 +1,6 @@
 import { emitEvent } from "@app/db";
 import { type Client, createClient } from "graphql-ws";
+import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import WebSocket from "ws";
 import { eventually } from "../../test/eventually.ts";
@@ -259,6 +260,23 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     });
     await eventually(() => live.received.closed !== undefined);
     expect(live.received.closed).toEqual({ code: 4403, reason: "Forbidden: membership removed" });
+  });
+
+  it("closes the connection with 4403 when the access token expires", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "expiring");
+    const { exp } = decodeJwt(owner.token);
+    // Connect 1.5 s before the token's expiry (only the clock moves; the close timer runs in real time).
+    vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(exp! * 1000 - 1_500);
+      const live = subscribe(a.gatewayWsUrl, owner.token, TASK_CHANGED, { projectId: crypto.randomUUID() });
+      await live.acknowledged;
+      expect(live.received.closed).toBeUndefined();
+      await eventually(() => live.received.closed !== undefined);
+      expect(live.received.closed).toEqual({ code: 4403, reason: "Forbidden: the access token expired" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses a connection whose token does not verify, with 4403", async () => {
