@@ -1,4 +1,8 @@
-import { cpus, totalmem } from "node:os";
+import { execFileSync } from "node:child_process";
+import { cpus, loadavg, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** What every results file records about the machine, so figures from different hosts are not compared blind. */
 export function machine() {
@@ -9,3 +13,18 @@ export function machine() {
     node: process.version,
   };
 }
+
+/** Load averages (1, 5, 15 min): the machine is shared, and a busy one explains a slow run. */
+export const loadAverage = () => loadavg().map((x) => Math.round(x * 100) / 100);
+
+/** The working tree measured: results from uncommitted code say so. */
+export function source() {
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" });
+  return {
+    commit: git("rev-parse", "HEAD").trim(),
+    uncommittedFiles: git("status", "--porcelain").split("\n").filter(Boolean).length,
+  };
+}
+
+/** The command that reproduces a results file. */
+export const command = (script: string) => ["npx tsx", script, ...process.argv.slice(2)].join(" ");

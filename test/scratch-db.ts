@@ -8,9 +8,11 @@ import pg from "pg";
  */
 export async function createScratchDatabase(
   baseUrl: string,
+  /** Names the database `<prefix>_<random>`, so whoever made it can tell it apart on a shared server. */
+  prefix = "coditect_scratch",
 ): Promise<{ url: string; drop(): Promise<void> }> {
   const url = new URL(baseUrl);
-  const name = `coditect_scratch_${randomBytes(6).toString("hex")}`;
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   url.pathname = `/${name}`;
   await ensureDatabase(url.toString());
   await migrate(url.toString());
