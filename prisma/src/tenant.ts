@@ -20,6 +20,7 @@ export const TENANT_COLUMN = {
   Subscription: "tenantId",
   OutboxEvent: "tenantId",
   OutboxSequence: "tenantId",
+  RegisteredOperation: "tenantId",
 } as const satisfies Partial<Record<Prisma.ModelName, string>>;
 
 /** Thrown when a tenant-scoped operation would leave its tenant. Always a bug in the caller. */
