@@ -27,7 +27,7 @@ import autocannon from "autocannon";
 import { createScratchDatabase } from "../test/scratch-db.ts";
 import { cpuProfile, summarizeProfile } from "./inspector.ts";
 import { internalContextSecret, longLivedInternalContext } from "./lib/credentials.ts";
-import { cpuWhile, gql, type Platform, ROOT, startPlatform } from "./lib/platform.ts";
+import { cpuWhile, freePort, gql, type Platform, ROOT, startPlatform } from "./lib/platform.ts";
 import { SEED_PASSWORD, seedIds, seedOrganizations } from "./lib/seed.ts";
 import { command, loadAverage, machine, source } from "./machine.ts";
 import { sleep, summarize, within } from "./stats.ts";
@@ -122,46 +122,52 @@ function installPeers() {
   execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: PEERS_DIR, stdio: "inherit" });
 }
 
-/** Starts a peer gateway's process and waits until it answers the query. */
+/**
+ * Starts a peer gateway's process on a free port and waits until it answers the query; again on
+ * another port if it exits first (the port can be taken meanwhile: the machine is shared).
+ */
 async function startPeer(
   name: GatewayName,
   executable: string,
-  args: string[],
+  args: (port: number) => string[],
   env: Record<string, string>,
-  url: string,
-  headers: Record<string, string>,
+  url: (port: number) => string,
 ): Promise<Gateway> {
-  const child: ChildProcess = spawn(executable, args, {
-    cwd: PEERS_DIR,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const ready = (async () => {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
-      try {
-        await gql(url, QUERY, {}, undefined, headers);
-        return;
-      } catch {
-        await sleep(250);
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child: ChildProcess = spawn(executable, args(port), {
+      cwd: PEERS_DIR,
+      env: { ...process.env, ...env, PORT: String(port) },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const stop = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    };
+    const ready = (async () => {
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+        try {
+          await gql(url(port), QUERY, {});
+          return;
+        } catch {
+          await sleep(250);
+        }
       }
+    })();
+    try {
+      await within(ready, READY_TIMEOUT_MS, () => `${name} gateway did not answer`);
+      return { name, url: url(port), pid: child.pid!, headers: {}, stop };
+    } catch (error) {
+      await stop();
+      if (attempt === 3) throw error;
+      console.log(`  ${name} did not start (${(error as Error).message}); again on another port`);
     }
-  })();
-  try {
-    await within(ready, READY_TIMEOUT_MS, () => `${name} gateway did not answer`);
-  } catch (error) {
-    await stop();
-    throw error;
   }
-  return { name, url, pid: child.pid!, headers, stop };
 }
 
 interface Run {
@@ -280,7 +286,6 @@ try {
   );
   await seedOrganizations(scratch.url, 0, 1, SHAPE);
   platform = await startPlatform(scratch.url, dataDir, {
-    extraPorts: 2,
     // The measured runs outlast identity's default 15-minute access tokens.
     env: { ACCESS_TOKEN_TTL_SECONDS: "86400" },
   });
@@ -319,24 +324,21 @@ try {
     stop: async () => {},
   });
   const peerEnv = { SUPERGRAPH_PATH: supergraphPath, CONTEXT_HEADER: contextHeader };
-  const apolloPort = platform.portBase + 6;
   gateways.push(
     await startPeer(
       "apollo",
       process.execPath,
-      ["apollo-gateway.mjs"],
+      () => ["apollo-gateway.mjs"],
       // Apollo's gateway otherwise reports telemetry and probes cloud metadata addresses.
-      { ...peerEnv, PORT: String(apolloPort), APOLLO_TELEMETRY_DISABLED: "1" },
-      `http://127.0.0.1:${apolloPort}/`,
-      {},
+      { ...peerEnv, APOLLO_TELEMETRY_DISABLED: "1" },
+      (port) => `http://127.0.0.1:${port}/`,
     ),
   );
-  const hivePort = platform.portBase + 7;
   gateways.push(
     await startPeer(
       "hive",
       join(PEERS_DIR, "node_modules/.bin/node"),
-      [
+      (port) => [
         "node_modules/@graphql-hive/gateway/dist/bin.js",
         "supergraph",
         supergraphPath,
@@ -345,11 +347,10 @@ try {
         "--host",
         "127.0.0.1",
         "--port",
-        String(hivePort),
+        String(port),
       ],
       peerEnv,
-      `http://127.0.0.1:${hivePort}/graphql`,
-      {},
+      (port) => `http://127.0.0.1:${port}/graphql`,
     ),
   );
   const versions = {

@@ -98,11 +98,8 @@ export async function findServices(root: number): Promise<Record<Service, number
   return found as Record<Service, number>;
 }
 
-/**
- * A free block of ports: the platform's six (gateway, four subgraphs, worker) and `extra` more for a
- * benchmark's own servers, so a developer's own platform is untouched.
- */
-export async function freePortBase(extra = 0): Promise<number> {
+/** A free block of six ports (gateway, four subgraphs, worker) so a developer's own platform is untouched. */
+export async function freePortBase(): Promise<number> {
   const free = (port: number) =>
     new Promise<boolean>((resolve) => {
       const server = createServer();
@@ -110,17 +107,27 @@ export async function freePortBase(extra = 0): Promise<number> {
       server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
     });
   // Clear of the ranges test/start.e2e.test.ts draws from (36000-46000, PostgreSQL 46000-50000).
-  const step = Math.ceil((6 + extra) / 10) * 10;
   // From a random block on: two benchmarks starting at once must not both pick the first free one.
-  const blocks = Math.floor(1000 / step);
-  const first = Math.floor(Math.random() * blocks);
-  for (let i = 0; i < blocks; i++) {
-    const base = 52_000 + ((first + i) % blocks) * step;
+  const first = Math.floor(Math.random() * 100);
+  for (let i = 0; i < 100; i++) {
+    const base = 52_000 + ((first + i) % 100) * 10;
     let ok = true;
-    for (let port = base; ok && port < base + 6 + extra; port++) ok = await free(port);
+    for (let port = base; ok && port < base + 6; port++) ok = await free(port);
     if (ok) return base;
   }
   throw new Error("no free ports between 52000 and 53000");
+}
+
+/** A port free right now (the kernel's pick); the caller listens on it at once. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export interface Platform {
@@ -137,8 +144,6 @@ export interface Platform {
 export interface PlatformOptions {
   /** More settings for `npm start` (which passes its environment on to every service). */
   env?: Record<string, string>;
-  /** Ports kept free after the platform's six, for the benchmark's own servers (portBase + 6...). */
-  extraPorts?: number;
 }
 
 /** `npm start` in its own process group, as a user runs it; resolves once it says it is ready. */
@@ -147,7 +152,7 @@ export async function startPlatform(
   dataDir: string,
   options: PlatformOptions = {},
 ): Promise<Platform> {
-  const portBase = await freePortBase(options.extraPorts);
+  const portBase = await freePortBase();
   const child = spawn("npm", ["start", "--silent"], {
     cwd: ROOT,
     env: {
