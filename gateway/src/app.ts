@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Server } from "node:http";
-import { ApolloGateway, RemoteGraphQLDataSource } from "@apollo/gateway";
+import { ApolloGateway } from "@apollo/gateway";
 import {
   checkReadiness,
   createLogger,
@@ -15,6 +15,8 @@ import {
   requestIdOf,
   useRequestId,
 } from "@app/common";
+import { createServiceMetrics, useMetrics } from "@app/common/metrics";
+import { useTracing } from "@app/common/tracing";
 import { useApolloFederation } from "@envelop/apollo-federation";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
@@ -30,6 +32,9 @@ import { corsOptions, useVaryOrigin } from "./http/cors.ts";
 import { useCsrfPrevention } from "./http/csrf.ts";
 import { graphiqlWithCsp, useSecurityHeaders } from "./http/security-headers.ts";
 import { useQueryLimits } from "./limits/query-limits.ts";
+import { countWebSockets } from "./observability/websockets.ts";
+import { DedupingDataSource } from "./subgraphs/data-source.ts";
+import { createSubgraphAgent, createSubgraphFetcher } from "./subgraphs/fetcher.ts";
 import { createFederatedSubscribe } from "./subscriptions/federated.ts";
 import { attachWebSocketServer } from "./subscriptions/websocket.ts";
 
@@ -86,6 +91,9 @@ function apolloLogger(logger: Logger) {
  */
 export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWTVerifyGetKey } = {}) {
   const logger = createLogger("gateway", config.LOG_LEVEL);
+  const metrics = createServiceMetrics("gateway");
+  // Keep-alive connections to the subgraphs (undici), shared by every data source.
+  const subgraphAgent = createSubgraphAgent();
   const supergraphSdl = await readFile(config.SUPERGRAPH_PATH, "utf8");
   const overrides = urlOverrides(config);
   const secret = config.INTERNAL_CONTEXT_SECRET;
@@ -99,8 +107,9 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     logger: apolloLogger(logger),
     buildService({ name, url }) {
       subgraphUrls[name] = overrides[name] ?? url!;
-      return new RemoteGraphQLDataSource<GatewayContext>({
+      return new DedupingDataSource<GatewayContext>({
         url: subgraphUrls[name],
+        fetcher: createSubgraphFetcher(name, subgraphAgent, metrics),
         // Only this header reaches a subgraph: nothing the client sent is forwarded.
         async willSendRequest({ request, context }) {
           const token = await signedContextOf(context as GatewayContext, secret);
@@ -153,6 +162,9 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     batching: config.REQUEST_MAX_BATCH > 0 ? { limit: config.REQUEST_MAX_BATCH } : false,
     plugins: [
       useRequestId(),
+      // A public edge: each request starts a trace of its own (tracing.ts says why).
+      useTracing({ service: "gateway", trustIncoming: false }),
+      useMetrics(metrics, { token: config.METRICS_TOKEN }),
       useSecurityHeaders({ hstsMaxAge: config.HSTS_MAX_AGE, graphiqlScripts: graphiql.scriptHashes }),
       useVaryOrigin(),
       useAccessLog(logger),
@@ -218,6 +230,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
   return {
     yoga,
     logger,
+    metrics,
     /** Serves graphql-ws on the same server and path as HTTP (call once it listens). */
     attach(server: Server) {
       websockets = attachWebSocketServer(server, {
@@ -228,6 +241,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
         sendTimeoutMs: config.WS_SEND_TIMEOUT_MS,
         maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
       });
+      countWebSockets(websockets.wsServer, metrics);
     },
     /** Shutdown has begun: /readyz answers 503, WebSocket clients are told to go away (1001). */
     drain: async () => {
@@ -237,6 +251,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     close: async () => {
       await closeWebSockets();
       await gateway.stop();
+      await subgraphAgent.close();
     },
   };
 }

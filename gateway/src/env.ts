@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { envBoolean, parseEnv, port } from "@app/common/env";
+import { envBoolean, parseEnv, port, tracingEnvShape } from "@app/common/env";
 import { z } from "zod";
 
 /** A positive whole number. */
@@ -61,6 +61,9 @@ export const gatewayEnvShape = {
   WS_SEND_TIMEOUT_MS: count.default(10_000),
   /** ...or lets more than this many bytes wait for it. */
   WS_MAX_BUFFERED_BYTES: count.default(1_048_576),
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`; unset, it is open (keep it off the public ingress). */
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  ...tracingEnvShape,
   /** Strict-Transport-Security max-age in seconds, for a gateway served over HTTPS; 0 sends none. */
   HSTS_MAX_AGE: z.coerce.number().int().min(0).default(0),
 };

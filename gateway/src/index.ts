@@ -1,8 +1,11 @@
 import { runService } from "@app/common";
+import { startTracing } from "@app/common/tracing";
 import { createGatewayApp } from "./app.ts";
 import { loadEnv } from "./env.ts";
 
 const env = loadEnv();
+// Before the app: its clients and servers are traced from the first request.
+const tracing = startTracing("gateway", env);
 const app = await createGatewayApp(env);
 const running = await runService({
   name: "gateway",
@@ -13,5 +16,6 @@ const running = await runService({
   onListening: app.attach,
   drain: app.drain,
   close: app.close,
+  tracing,
 });
 if (env.GRAPHIQL) app.logger.info(`GraphiQL: http://localhost:${running.port}/graphql`);

@@ -9,8 +9,8 @@ export interface PrismaClientOptions {
   connectionString: string;
   /** Pool size per process; PostgreSQL's connection limit is shared by every service. Default 10. */
   poolSize?: number;
-  /** Called with each SQL statement Prisma sends; tests use it to count queries. */
-  onQuery?: (sql: string) => void;
+  /** Called with each SQL statement Prisma sends and how long it took; tests count queries, services time them. */
+  onQuery?: (sql: string, durationMs: number) => void;
 }
 
 /**
@@ -25,9 +25,9 @@ export function createPrismaClient(options: PrismaClientOptions): PrismaClient {
   });
   if (options.onQuery) {
     const onQuery = options.onQuery;
-    (client as unknown as { $on(e: "query", cb: (ev: { query: string }) => void): void }).$on("query", (ev) =>
-      onQuery(ev.query),
-    );
+    (
+      client as unknown as { $on(e: "query", cb: (ev: { query: string; duration: number }) => void): void }
+    ).$on("query", (ev) => onQuery(ev.query, ev.duration));
   }
   return client;
 }

@@ -1,11 +1,12 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { createMetricsRegistry } from "@app/common/metrics";
+import { Counter, Gauge, Histogram } from "prom-client";
 
 /** The worker's Prometheus metrics; queue depth and outbox backlog are read at scrape time. */
 export function createWorkerMetrics(collect: {
   queues: () => Promise<Array<{ queue: string; queued: number; active: number; deadLetters: number }>>;
   outboxPending: () => Promise<number>;
 }) {
-  const registry = new Registry();
+  const registry = createMetricsRegistry("worker");
   const jobDuration = new Histogram({
     name: "job_duration_seconds",
     help: "Time a job took, by queue and outcome",

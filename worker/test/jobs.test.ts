@@ -135,9 +135,9 @@ describe("jobs", () => {
 
   it("shows queue depth, dead letters and the outbox backlog on /metrics", async () => {
     const text = await (await fetch(metricsUrl)).text();
-    expect(text).toMatch(/queue_jobs\{queue="test.slow",state="dead"\} 1/);
-    expect(text).toMatch(/outbox_pending_events 0/);
-    expect(text).toMatch(/jobs_total\{queue="test.flaky",outcome="failed"\} 3/);
+    expect(text).toMatch(/queue_jobs\{queue="test.slow",state="dead",service="worker"\} 1/);
+    expect(text).toMatch(/outbox_pending_events\{service="worker"\} 0/);
+    expect(text).toMatch(/jobs_total\{queue="test.flaky",outcome="failed",service="worker"\} 3/);
   });
 
   it("lets a running job finish when the worker stops", async () => {

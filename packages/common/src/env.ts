@@ -44,8 +44,17 @@ export const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be 
 export const redisUrl = z.url({ protocol: /^rediss?$/, error: "must be a redis:// URL" });
 export const port = z.coerce.number().int().min(0).max(65535);
 
+/** Tracing settings every service reads (tracing.ts); unset endpoint: tracing is off. */
+export const tracingEnvShape = {
+  /** OTLP/HTTP collector base URL, e.g. http://jaeger:4318 (spans go to <url>/v1/traces). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** Share of new traces recorded, 0..1; a trace the caller sampled is always followed. */
+  OTEL_TRACES_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(1),
+};
+
 /** Settings every subgraph reads; each subgraph's env.ts extends this object. */
 export const subgraphEnv = z.object({
+  ...tracingEnvShape,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATABASE_URL: postgresUrl,

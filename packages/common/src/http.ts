@@ -9,9 +9,21 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/**
+ * How long a server keeps an idle keep-alive connection. Above every client's idle time: the gateway's
+ * subgraph agent (30 s) and load balancers (commonly 60 s) drop a connection before the server does, so
+ * none of them sends a request on a connection the server is closing (ECONNRESET). Node's default, 5 s,
+ * was below them.
+ */
+export const SERVER_KEEP_ALIVE_MS = 65_000;
+
 /** Listens on `port` (0 picks a free one, as tests do) and resolves once it accepts connections. */
 export function listen(handler: RequestListener, port: number, host = "0.0.0.0"): Promise<RunningServer> {
   const server = createServer(handler);
+  server.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
+  // Node measures headersTimeout from a request's first byte; it must not cut a connection the keep-alive
+  // still holds, so it is set just above it.
+  server.headersTimeout = SERVER_KEEP_ALIVE_MS + 1_000;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -60,6 +72,8 @@ export async function runService(options: {
   drain?: () => Promise<void>;
   /** Last step of a shutdown, once no request is left: close pools and clients. */
   close?: () => Promise<void>;
+  /** Started before the app (tracing.ts startTracing): its buffered spans are sent before exit. */
+  tracing?: { shutdown(): Promise<void> };
 }): Promise<RunningServer> {
   const running = await listen(options.handler, options.port);
   options.onListening?.(running.server);
@@ -77,6 +91,7 @@ export async function runService(options: {
     try {
       await Promise.all([running.close(SHUTDOWN_GRACE_MS), options.drain?.()]);
       await options.close?.();
+      await options.tracing?.shutdown();
       clearTimeout(force);
       options.logger.info({ signal }, `${options.name} stopped`);
       process.exit(0);

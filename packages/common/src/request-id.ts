@@ -14,6 +14,9 @@ export function requestIdFrom(incoming: string | null | undefined): string {
 
 interface RequestScope {
   requestId: string;
+  /** Learnt once the operation is parsed and the caller known (metrics.ts); named in log lines. */
+  operationName?: string;
+  tenantId?: string;
 }
 
 const scope = new AsyncLocalStorage<RequestScope>();
@@ -22,6 +25,19 @@ const ids = new WeakMap<Request, RequestScope>();
 /** The id of the request being handled, for log lines (the logger's mixin reads it). */
 export function currentRequestId(): string | undefined {
   return scope.getStore()?.requestId;
+}
+
+/** What is known of the request being handled: its id, and later its operation and tenant. */
+export function currentRequestScope(): Readonly<RequestScope> | undefined {
+  return scope.getStore();
+}
+
+/** Names the operation and tenant of the request being handled, for the log lines that follow. */
+export function annotateRequest(fields: { operationName?: string; tenantId?: string }) {
+  const current = scope.getStore();
+  if (!current) return;
+  if (fields.operationName) current.operationName = fields.operationName;
+  if (fields.tenantId) current.tenantId = fields.tenantId;
 }
 
 /** The id {@link useRequestId} gave this request. */

@@ -15,7 +15,9 @@ import {
 } from "./health.ts";
 import { INTERNAL_CONTEXT_HEADER, type InternalContext, verifyInternalContext } from "./internal-context.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { createServiceMetrics, type ServiceMetrics, useMetrics } from "./metrics.ts";
 import { adoptRequestId, useRequestId } from "./request-id.ts";
+import { useTracing } from "./tracing.ts";
 
 const SCHEMA_ROOT = fileURLToPath(new URL("../../../schema/subgraphs", import.meta.url));
 
@@ -55,6 +57,8 @@ export interface SubgraphOptions<TContext> {
   routes?: Routes;
   /** What `/readyz` checks (the database...); each must answer within 2 s. */
   readiness?: Record<string, ReadinessCheck>;
+  /** Served at `/metrics`, fed with every operation. */
+  metrics?: ServiceMetrics;
 }
 
 /**
@@ -110,7 +114,13 @@ export function createSubgraph<TContext extends object>(options: SubgraphOptions
     schema,
     graphiql: false,
     landingPage: false,
-    plugins: [useRequestId(), internalContextPlugin],
+    plugins: [
+      useRequestId(),
+      // Only the gateway reaches a subgraph: its trace is continued.
+      useTracing({ service: options.name, trustIncoming: true }),
+      ...(options.metrics ? [useMetrics(options.metrics)] : []),
+      internalContextPlugin,
+    ],
     logging: false,
     context: (initial) => {
       const { internal } = initial as { internal?: InternalContext };
@@ -167,9 +177,14 @@ export function createSubgraphApp<TContext extends object>(options: {
 }) {
   const { name, config } = options;
   const logger = createLogger(name, config.LOG_LEVEL);
+  const metrics = createServiceMetrics(name);
   const prisma =
     options.prisma ??
-    createPrismaClient({ connectionString: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+    createPrismaClient({
+      connectionString: config.DATABASE_URL,
+      poolSize: config.DATABASE_POOL_SIZE,
+      onQuery: (sql, ms) => metrics.databaseQuery(sql, ms / 1000),
+    });
   let draining = false;
   const yoga = createSubgraph({
     name,
@@ -178,6 +193,7 @@ export function createSubgraphApp<TContext extends object>(options: {
     logger,
     createContext: options.createContext(prisma, logger),
     routes: options.routes,
+    metrics,
     readiness: {
       // The raw client on purpose: a liveness probe of the pool, no tenant's data.
       database: () => prisma.$queryRaw`SELECT 1`,
@@ -188,6 +204,7 @@ export function createSubgraphApp<TContext extends object>(options: {
   return {
     yoga,
     logger,
+    metrics,
     prisma,
     /** Shutdown has begun: /readyz answers 503 from now on. */
     async drain() {

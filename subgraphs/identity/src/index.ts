@@ -1,8 +1,11 @@
 import { runService } from "@app/common";
+import { startTracing } from "@app/common/tracing";
 import { createIdentityApp } from "./app.ts";
 import { loadEnv } from "./env.ts";
 
 const env = loadEnv();
+// Before the app: its clients and servers are traced from the first request.
+const tracing = startTracing("identity", env);
 const app = await createIdentityApp(env);
 await runService({
   name: "identity",
@@ -11,4 +14,5 @@ await runService({
   logger: app.logger,
   drain: app.drain,
   close: app.close,
+  tracing,
 });

@@ -1,8 +1,11 @@
 import { runService } from "@app/common";
+import { startTracing } from "@app/common/tracing";
 import { createTenantsApp } from "./app.ts";
 import { loadEnv } from "./env.ts";
 
 const env = loadEnv();
+// Before the app: its clients and servers are traced from the first request.
+const tracing = startTracing("tenants", env);
 const app = createTenantsApp(env);
 await runService({
   name: "tenants",
@@ -11,4 +14,5 @@ await runService({
   logger: app.logger,
   drain: app.drain,
   close: app.close,
+  tracing,
 });

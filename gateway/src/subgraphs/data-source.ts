@@ -1,0 +1,98 @@
+import { type GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from "@apollo/gateway";
+
+type SubgraphResponse = Awaited<ReturnType<RemoteGraphQLDataSource["process"]>>;
+type FormattedError = NonNullable<SubgraphResponse["errors"]>[number];
+
+/** Only reads are shared: two identical mutation fetches are two writes on purpose. */
+const READ = /^\s*(?:query\b|\{)/;
+
+/**
+ * A subgraph data source that never asks a subgraph the same thing twice within one operation, which
+ * @apollo/gateway does not prevent:
+ * - an entity fetch lists one representation per entity reached, so 50 tasks with the same assignee
+ *   sent identity 50 copies of `{ __typename: "User", id }`; each is sent once here, and the answer
+ *   copied back to every entity that asked;
+ * - the same fetch (subgraph, query and variables) reached twice by one plan, in parallel branches or
+ *   one after the other, is sent once; each branch gets its own copy of the answer (the executor
+ *   writes into what it receives).
+ * Mutations pass through untouched.
+ */
+export class DedupingDataSource<
+  // biome-ignore lint/suspicious/noExplicitAny: RemoteGraphQLDataSource's own constraint
+  TContext extends Record<string, any> = Record<string, any>,
+> extends RemoteGraphQLDataSource<TContext> {
+  /** Fetches of the operation a context belongs to, by what they ask; gone with the context. */
+  private readonly fetches = new WeakMap<object, Map<string, Promise<SubgraphResponse>>>();
+
+  override async process(options: GraphQLDataSourceProcessOptions<TContext>): Promise<SubgraphResponse> {
+    const { request, context } = options;
+    if (options.kind !== "incoming operation" || !request.query || !READ.test(request.query))
+      return super.process(options);
+
+    const representations = request.variables?.representations;
+    const unique = Array.isArray(representations) ? uniqueOf(representations) : undefined;
+    const variables = unique ? { ...request.variables, representations: unique.values } : request.variables;
+    const key = `${request.operationName ?? ""}\n${request.query}\n${JSON.stringify(variables ?? {})}`;
+
+    let fetches = this.fetches.get(context);
+    if (!fetches) {
+      fetches = new Map();
+      this.fetches.set(context, fetches);
+    }
+    let pending = fetches.get(key);
+    if (!pending) {
+      pending = super.process({ ...options, request: { ...request, variables } });
+      fetches.set(key, pending);
+    }
+    const response = copyOf(await pending);
+    return unique && unique.values.length < unique.indexes.length
+      ? expand(response, unique.indexes)
+      : response;
+  }
+}
+
+/** The distinct representations, in first-seen order, and for each original one its distinct index. */
+function uniqueOf(representations: unknown[]) {
+  const seen = new Map<string, number>();
+  const values: unknown[] = [];
+  const indexes = representations.map((representation) => {
+    const key = JSON.stringify(representation);
+    let index = seen.get(key);
+    if (index === undefined) {
+      index = values.push(representation) - 1;
+      seen.set(key, index);
+    }
+    return index;
+  });
+  return { values, indexes };
+}
+
+function copyOf(response: SubgraphResponse): SubgraphResponse {
+  return {
+    ...response,
+    data: response.data && structuredClone(response.data),
+    errors: response.errors && structuredClone(response.errors),
+  };
+}
+
+/** Back to one entity (and its errors) per representation the executor sent, in its order. */
+function expand(response: SubgraphResponse, indexes: number[]): SubgraphResponse {
+  const entities = response.data?._entities;
+  const handedOut = new Set<number>();
+  // The first entity that asked gets the answer itself, the others a copy each.
+  const entityFor = (u: number) => {
+    if (handedOut.has(u)) return structuredClone(entities[u]);
+    handedOut.add(u);
+    return entities[u];
+  };
+  const data =
+    Array.isArray(entities) && response.data
+      ? { ...response.data, _entities: indexes.map(entityFor) }
+      : response.data;
+  const errors = response.errors?.flatMap((error): FormattedError[] => {
+    const [head, at, ...rest] = error.path ?? [];
+    if (head !== "_entities" || typeof at !== "number") return [error];
+    return indexes.flatMap((u, i) => (u === at ? [{ ...error, path: ["_entities", i, ...rest] }] : []));
+  });
+  return { ...response, data, errors };
+}
