@@ -15,7 +15,7 @@ import { createProjectsApp } from "../subgraphs/projects/src/app.ts";
 import { projectsEnv } from "../subgraphs/projects/src/env.ts";
 import { createTenantsApp } from "../subgraphs/tenants/src/app.ts";
 import { tenantsEnv } from "../subgraphs/tenants/src/env.ts";
-import { createWorkerApp } from "../worker/src/app.ts";
+import { createWorkerApp, type WorkerApp } from "../worker/src/app.ts";
 import { workerEnv } from "../worker/src/env.ts";
 
 export interface Platform {
@@ -32,6 +32,8 @@ export interface Platform {
   queries: string[];
   /** Every GraphQL request a subgraph received, in order (health probes left out). */
   subgraphCalls: SubgraphCall[];
+  /** The worker, when `options.worker` started one (tests send it jobs through `worker.boss`). */
+  worker?: WorkerApp;
   /** The gateway's settings as the platform built it, before `options.gateway`. */
   gatewaySettings: Record<string, string>;
   close(): Promise<void>;
@@ -56,6 +58,10 @@ export interface PlatformOptions {
   issuer?: string;
   /** Gateway settings on top of the defaults (`QUERY_MAX_DEPTH`, `INTROSPECTION`...), as in its environment. */
   gateway?: Record<string, string>;
+  /** Billing settings on top of the defaults (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`...). */
+  billing?: Record<string, string>;
+  /** Worker settings on top of the defaults (`STRIPE_*`, `BILLING_GRACE_PERIOD_SECONDS`...). */
+  workerSettings?: Record<string, string>;
 }
 
 /**
@@ -100,9 +106,9 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
   const projectsApp = createProjectsApp(projectsEnv.parse(common), { prisma });
   closers.push(projectsApp.close);
   const projects = await serve(counted("projects", projectsApp.yoga));
-  const billing = await serve(
-    counted("billing", createBillingApp(billingEnv.parse(common), { prisma }).yoga),
-  );
+  const billingApp = createBillingApp(billingEnv.parse({ ...common, ...options.billing }), { prisma });
+  closers.push(billingApp.close);
+  const billing = await serve(counted("billing", billingApp.yoga));
   // Identity's issuer names its own URL, known only once it listens: listen first, then build.
   let identityHandler: Parameters<typeof listen>[0] = (_req, res) => res.writeHead(503).end();
   const identity = await serve(counted("identity", (req, res) => identityHandler(req, res)));
@@ -132,15 +138,17 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
   const gateway = await serve(gatewayApp.yoga);
   gatewayApp.attach(gateway.server);
 
+  let worker: WorkerApp | undefined;
   if (options.worker) {
     const mailDir = await mkdtemp(join(tmpdir(), "coditect-mail-"));
-    const worker = await createWorkerApp(
-      workerEnv.parse({ ...common, MAIL_DIR: mailDir, RELAY_POLL_MS: "20" }),
+    const started = await createWorkerApp(
+      workerEnv.parse({ ...common, MAIL_DIR: mailDir, RELAY_POLL_MS: "20", ...options.workerSettings }),
       { pollingIntervalSeconds: 0.5 },
     );
-    await worker.start(0);
+    await started.start(0);
+    worker = started;
     closers.push(async () => {
-      await worker.stop();
+      await started.stop();
       await rm(mailDir, { recursive: true, force: true });
     });
   }
@@ -155,6 +163,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     prisma,
     queries,
     subgraphCalls,
+    worker,
     gatewaySettings,
     async close() {
       await gatewayApp.close();

@@ -25,6 +25,12 @@ const ALLOWED: Record<string, string> = {
   "subgraphs/billing/src/context.ts": "the global plan catalogue (ctx.plans)",
   "worker/src/outbox/relay.ts": "the relay reads every tenant's pending events",
   "worker/src/outbox/postgres-sink.ts": "NOTIFY for realtime without Redis",
+  "subgraphs/billing/src/modules/webhooks/webhooks.route.ts": "webhooks name a Stripe customer, not a tenant",
+  "subgraphs/billing/src/modules/plans/limits.route.ts": "the limits of the tenant the gateway vouches for",
+  "packages/billing/src/limits.ts": "reads the global plan catalogue",
+  "packages/billing/src/stripe-events.ts": "the Stripe event job: the event's tenant, and the plan catalogue",
+  "packages/billing/src/usage.ts": "the usage flush writes and reports every tenant's records",
+  "worker/src/jobs/billing-jobs.ts": "billing jobs' pool (Stripe events, usage flush)",
 };
 
 const RAW = [
@@ -47,6 +53,7 @@ function sources(dir: string): string[] {
 const roots = [
   "gateway/src",
   "packages/common/src",
+  "packages/billing/src",
   "worker/src",
   ...["tenants", "identity", "projects", "billing"].map((s) => `subgraphs/${s}/src`),
 ];

@@ -1,13 +1,17 @@
 export type {
   Activity,
+  BillingCustomer,
+  BillingEvent,
   Comment,
   Membership,
   Organization,
   OrganizationSlug,
   Plan,
   Project,
+  StripeCustomer,
   Subscription,
   Task,
+  UsageRecord,
   User,
   UserEmail,
 } from "../generated/client.ts";
@@ -15,6 +19,7 @@ export { Prisma } from "../generated/client.ts";
 export {
   ActivityTargetType,
   ActivityVerb,
+  BillingInterval,
   OrganizationStatus,
   ProjectStatus,
   Role,

@@ -11,6 +11,7 @@ import { Redis } from "ioredis";
 import PgBoss from "pg-boss";
 import type { WorkerConfig } from "./env.ts";
 import { queueStats } from "./jobs/admin.ts";
+import { createBillingJobs } from "./jobs/billing-jobs.ts";
 import { createHandlers, type JobHandler } from "./jobs/handlers.ts";
 import { ensureQueues, QUEUES, type QueueDefinition } from "./jobs/queues.ts";
 import { createMailer } from "./mail/mailer.ts";
@@ -68,8 +69,17 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
           .rows[0]?.n ?? 0,
       ),
   });
+  const billing = createBillingJobs({
+    databaseUrl: config.DATABASE_URL,
+    redisUrl: config.REDIS_URL,
+    stripe: config,
+    gracePeriodSeconds: config.BILLING_GRACE_PERIOD_SECONDS,
+    meterEventName: config.STRIPE_METER_EVENT_NAME,
+    logger,
+  });
   const handlers: Record<string, JobHandler> = {
     ...createHandlers({
+      billing,
       mailer,
       appUrl: config.APP_URL,
       // Cross-tenant maintenance on purpose: delivered rows of every tenant.
@@ -157,6 +167,7 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
     async start(port = config.PORT) {
       for (const [queue, queueHandler] of Object.entries(handlers)) await work(queue, queueHandler);
       await boss.schedule("outbox.cleanup", OUTBOX_CLEANUP_CRON);
+      await boss.schedule("usage.flush", config.USAGE_FLUSH_CRON);
       relay.start();
       server = await listen(handler, port);
       return server;
@@ -168,6 +179,7 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
       await relay.stop();
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
       await mailer.close();
+      await billing.close();
       redis?.disconnect();
       await postgresSink?.close();
     },

@@ -1,3 +1,4 @@
+import { stripeEnvShape } from "@app/billing/stripe";
 import { parseEnv, port, postgresUrl, redisUrl } from "@app/common/env";
 import { z } from "zod";
 import { DEFAULT_MAIL_DIR } from "./mail/mailer.ts";
@@ -20,6 +21,11 @@ export const workerEnvShape = {
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
   RELAY_POLL_MS: z.coerce.number().int().min(5).max(60_000).default(250),
+  ...stripeEnvShape,
+  /** The Stripe billing meter's event name that usage is reported under. */
+  STRIPE_METER_EVENT_NAME: z.string().min(1).default("coditect_api_operations"),
+  /** When usage counted at the gateway is flushed to usage records and Stripe (cron, UTC). */
+  USAGE_FLUSH_CRON: z.string().min(9).default("* * * * *"),
 };
 export const workerEnv = z.object(workerEnvShape);
 export type WorkerConfig = z.infer<typeof workerEnv>;

@@ -1,8 +1,9 @@
+import { createPlanLimitsCache, loadPlanLimits, type PlanLimitsSource } from "@app/billing";
 import { createLogger, redisReadiness } from "@app/common";
 import { createPostgresEventBus, createRedisEventBus } from "@app/common/events";
 import { DateTimeScalar, JSONScalar } from "@app/common/scalars";
 import { createSubgraphApp } from "@app/common/subgraph";
-import type { PrismaClient } from "@app/db";
+import { type PrismaClient, tenantClient } from "@app/db";
 import { contextFactory } from "./context.ts";
 import type { ProjectsConfig } from "./env.ts";
 import { activityResolvers } from "./modules/activity/activity.resolvers.ts";
@@ -19,6 +20,7 @@ export function createProjectsApp(config: ProjectsConfig, deps: { prisma?: Prism
     ? createRedisEventBus(config.REDIS_URL, logger)
     : createPostgresEventBus(config.DATABASE_URL, logger);
   const redis = config.REDIS_URL ? redisReadiness(config.REDIS_URL) : null;
+  let planLimits: PlanLimitsSource | undefined;
   return createSubgraphApp({
     name: "projects",
     config,
@@ -31,13 +33,22 @@ export function createProjectsApp(config: ProjectsConfig, deps: { prisma?: Prism
       activityResolvers,
       createSubscriptionResolvers(bus),
     ],
-    createContext: contextFactory,
+    createContext: (prisma, contextLogger) => {
+      // Plan limits (project count) read from billing's tables, cached in Redis when there is one.
+      planLimits = createPlanLimitsCache({
+        redisUrl: config.REDIS_URL,
+        load: (tenantId) => loadPlanLimits(tenantClient(prisma, tenantId), prisma.plan),
+        logger: contextLogger,
+      });
+      return contextFactory(prisma, contextLogger, planLimits);
+    },
     // Without Redis, realtime events stop; queries and mutations would still work, but this replica
     // is not the one to send subscribers to.
     readiness: redis ? { redis: redis.check } : {},
     onClose: async () => {
       await bus.close();
       await redis?.close();
+      await planLimits?.close();
     },
   });
 }

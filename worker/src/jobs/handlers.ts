@@ -1,6 +1,7 @@
 import type { Logger } from "@app/common";
 import { z } from "zod";
 import type { Mailer } from "../mail/mailer.ts";
+import type { BillingJobs } from "./billing-jobs.ts";
 import type { QueueName } from "./queues.ts";
 
 export interface JobContext {
@@ -12,6 +13,8 @@ export interface JobContext {
 export type JobHandler = (data: unknown, ctx: JobContext) => Promise<void>;
 
 export interface HandlerDeps {
+  /** Stripe events and usage metering (billing-jobs.ts). */
+  billing: Pick<BillingJobs, "processStripeEvent" | "flushUsage">;
   mailer: Mailer;
   appUrl: string;
   /** Deletes delivered outbox rows older than the given number of days; resolves with how many. */
@@ -40,6 +43,13 @@ export function createHandlers(deps: HandlerDeps): Record<QueueName, JobHandler>
         tenantId: job.tenantId,
         jobId: ctx.jobId,
       });
+    },
+    async "billing.stripe-event"(data, ctx) {
+      await deps.billing.processStripeEvent(data, ctx.logger);
+    },
+    async "usage.flush"(_data, ctx) {
+      const flushed = await deps.billing.flushUsage(ctx.logger);
+      if (flushed?.batches) ctx.logger.info(flushed, "usage flushed");
     },
     async "outbox.cleanup"(_data, ctx) {
       const pruned = await deps.pruneOutbox(OUTBOX_RETENTION_DAYS);

@@ -11,6 +11,10 @@ export interface QueueDefinition {
 }
 
 export const QUEUES = {
+  /** A stored Stripe webhook event, applied once (stripe-events.ts in @app/billing). */
+  "billing.stripe-event": { retryLimit: 8, retryDelay: 5, expireInSeconds: 60 },
+  /** Gateway usage counts from Redis into usage records and Stripe meter events (cron). */
+  "usage.flush": { retryLimit: 3, retryDelay: 30, expireInSeconds: 300 },
   "email.welcome": { retryLimit: 5, retryDelay: 10, expireInSeconds: 60 },
   "outbox.cleanup": { retryLimit: 2, retryDelay: 60, expireInSeconds: 300 },
 } satisfies Record<string, QueueDefinition>;

@@ -3,5 +3,6 @@
  * and channel (when Redis is configured) for realtime subscribers.
  */
 export const JOB_ROUTES: Readonly<Record<string, readonly string[]>> = {
+  "billing.stripe_event": ["billing.stripe-event"],
   "user.signed_up": ["email.welcome"],
 };

@@ -6,6 +6,7 @@ import type { Context } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
+export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
   ID: { input: string; output: string; }
@@ -17,12 +18,25 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type BillingInterval =
+  | 'MONTH'
+  | 'YEAR';
+
 /** The organization's plan. Every organization starts on FREE. */
 export type BillingSubscription = {
   __typename?: 'BillingSubscription';
+  /** The subscription ends at `currentPeriodEnd` (resumeSubscription undoes it). */
+  cancelAtPeriodEnd: Scalars['Boolean']['output'];
   /** Null for the free plan, which does not renew. */
   currentPeriodEnd?: Maybe<Scalars['DateTime']['output']>;
   currentPeriodStart: Scalars['DateTime']['output'];
+  /** While PAST_DUE: when the free plan's limits take over unless the payment succeeds. */
+  graceEndsAt?: Maybe<Scalars['DateTime']['output']>;
+  interval: BillingInterval;
+  /** What the organization may use now: the plan's limits, or the free plan's (past due beyond the grace period). */
+  limits: PlanLimits;
+  /** Billing runs without Stripe (no STRIPE_SECRET_KEY): plan changes apply at once, without payment. */
+  localMode: Scalars['Boolean']['output'];
   plan: Plan;
   status: BillingSubscriptionStatus;
 };
@@ -30,31 +44,174 @@ export type BillingSubscription = {
 export type BillingSubscriptionStatus =
   | 'ACTIVE'
   | 'CANCELED'
+  /** Stripe has not collected the first payment yet: the free plan's limits apply. */
+  | 'INCOMPLETE'
+  /** A payment failed: the plan's limits hold until `graceEndsAt`, then the free plan's apply. */
   | 'PAST_DUE'
   | 'TRIALING';
+
+export type CancelSubscriptionInput = {
+  /** True (default): keep the plan until the period ends. False: end it now. Local mode always ends it now. */
+  atPeriodEnd?: Scalars['Boolean']['input'];
+};
+
+export type CancelSubscriptionPayload = {
+  __typename?: 'CancelSubscriptionPayload';
+  subscription: BillingSubscription;
+};
+
+export type ChangePlanInput = {
+  interval?: BillingInterval;
+  planCode: Scalars['String']['input'];
+};
+
+export type ChangePlanPayload = {
+  __typename?: 'ChangePlanPayload';
+  subscription: BillingSubscription;
+};
+
+export type CreateBillingPortalSessionInput = {
+  /** Where the portal sends the customer back; must be on APP_URL's origin. Default APP_URL/billing. */
+  returnUrl?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type CreateBillingPortalSessionPayload = {
+  __typename?: 'CreateBillingPortalSessionPayload';
+  /** Stripe's billing portal (payment methods, invoices). Null in local mode. */
+  url?: Maybe<Scalars['String']['output']>;
+};
+
+/** An invoice from Stripe (amounts in the currency's smallest unit). */
+export type Invoice = {
+  __typename?: 'Invoice';
+  amountDue: Scalars['Int']['output'];
+  amountPaid: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  currency: Scalars['String']['output'];
+  /** Stripe's page for the invoice (pay or download). */
+  hostedInvoiceUrl?: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  periodEnd?: Maybe<Scalars['DateTime']['output']>;
+  periodStart?: Maybe<Scalars['DateTime']['output']>;
+  /** draft, open, paid, uncollectible or void. */
+  status: Scalars['String']['output'];
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Needs ADMIN. Cancels the paid subscription, at the period's end by default. */
+  cancelSubscription: CancelSubscriptionPayload;
+  /** Needs ADMIN. Moves a paid subscription to another plan or interval, prorated (upgrades invoiced at once, downgrades credited). */
+  changePlan: ChangePlanPayload;
+  /** Needs ADMIN. A link to Stripe's billing portal. */
+  createBillingPortalSession: CreateBillingPortalSessionPayload;
+  /** Needs ADMIN. Undoes a cancellation at the period's end. */
+  resumeSubscription: ResumeSubscriptionPayload;
+  /** Needs ADMIN. Starts a Stripe Checkout for a paid plan; in local mode the plan applies at once. */
+  startCheckout: StartCheckoutPayload;
+};
+
+
+export type MutationCancelSubscriptionArgs = {
+  input?: InputMaybe<CancelSubscriptionInput>;
+};
+
+
+export type MutationChangePlanArgs = {
+  input: ChangePlanInput;
+};
+
+
+export type MutationCreateBillingPortalSessionArgs = {
+  input?: InputMaybe<CreateBillingPortalSessionInput>;
+};
+
+
+export type MutationStartCheckoutArgs = {
+  input: StartCheckoutInput;
+};
 
 export type Organization = {
   __typename?: 'Organization';
   id: Scalars['ID']['output'];
+  /** Needs ADMIN. Newest first; empty in local mode. */
+  invoices: Array<Invoice>;
   subscription: BillingSubscription;
+};
+
+
+export type OrganizationInvoicesArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type Plan = {
   __typename?: 'Plan';
   code: Scalars['String']['output'];
+  features: Array<Scalars['String']['output']>;
+  /** GraphQL operations per calendar month (UTC), counted at the gateway. Null means unlimited. */
+  maxOperationsPerMonth?: Maybe<Scalars['Int']['output']>;
   /** Null means unlimited. */
   maxProjects?: Maybe<Scalars['Int']['output']>;
-  /** Null means unlimited. */
+  /** Members, pending invitations included. Null means unlimited. */
   maxSeats?: Maybe<Scalars['Int']['output']>;
+  /** Open realtime subscriptions at once. Null means unlimited. */
+  maxSubscriptionConnections?: Maybe<Scalars['Int']['output']>;
   monthlyPriceCents: Scalars['Int']['output'];
   name: Scalars['String']['output'];
   yearlyPriceCents: Scalars['Int']['output'];
+};
+
+/** Limits in force. Null means unlimited. */
+export type PlanLimits = {
+  __typename?: 'PlanLimits';
+  maxOperationsPerMonth?: Maybe<Scalars['Int']['output']>;
+  maxProjects?: Maybe<Scalars['Int']['output']>;
+  maxSeats?: Maybe<Scalars['Int']['output']>;
+  maxSubscriptionConnections?: Maybe<Scalars['Int']['output']>;
+  planCode: Scalars['String']['output'];
 };
 
 export type Query = {
   __typename?: 'Query';
   /** Every plan on offer, cheapest first. */
   plans: Array<Plan>;
+  /** Needs MEMBER. The organization's usage in `period` (YYYY-MM, default this month). */
+  usage: Usage;
+};
+
+
+export type QueryUsageArgs = {
+  period?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type ResumeSubscriptionPayload = {
+  __typename?: 'ResumeSubscriptionPayload';
+  subscription: BillingSubscription;
+};
+
+export type StartCheckoutInput = {
+  interval?: BillingInterval;
+  /** A plan sold through Stripe (PRO, ENTERPRISE). */
+  planCode: Scalars['String']['input'];
+};
+
+export type StartCheckoutPayload = {
+  __typename?: 'StartCheckoutPayload';
+  /** Stripe Checkout: send the customer there. Null in local mode, where the plan applied at once. */
+  checkoutUrl?: Maybe<Scalars['String']['output']>;
+  subscription: BillingSubscription;
+};
+
+/** Operations counted at the gateway in one calendar month (UTC), as of the last flush. */
+export type Usage = {
+  __typename?: 'Usage';
+  /** The plan's monthly limit now; null means unlimited. */
+  limit?: Maybe<Scalars['Int']['output']>;
+  operations: Scalars['Int']['output'];
+  /** YYYY-MM. */
+  period: Scalars['String']['output'];
+  /** Of those, reported to Stripe's meter events. */
+  reportedOperations: Scalars['Int']['output'];
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -152,66 +309,168 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
+  BillingInterval: BillingInterval;
   BillingSubscription: ResolverTypeWrapper<SubscriptionViewModel>;
-  BillingSubscriptionStatus: BillingSubscriptionStatus;
-  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
-  Organization: ResolverTypeWrapper<Omit<Organization, 'subscription'> & { subscription: ResolversTypes['BillingSubscription'] }>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Plan: ResolverTypeWrapper<PlanModel>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
-  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  BillingSubscriptionStatus: BillingSubscriptionStatus;
+  CancelSubscriptionInput: CancelSubscriptionInput;
+  CancelSubscriptionPayload: ResolverTypeWrapper<Omit<CancelSubscriptionPayload, 'subscription'> & { subscription: ResolversTypes['BillingSubscription'] }>;
+  ChangePlanInput: ChangePlanInput;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  ChangePlanPayload: ResolverTypeWrapper<Omit<ChangePlanPayload, 'subscription'> & { subscription: ResolversTypes['BillingSubscription'] }>;
+  CreateBillingPortalSessionInput: CreateBillingPortalSessionInput;
+  CreateBillingPortalSessionPayload: ResolverTypeWrapper<CreateBillingPortalSessionPayload>;
+  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  Invoice: ResolverTypeWrapper<Invoice>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Organization: ResolverTypeWrapper<Omit<Organization, 'subscription'> & { subscription: ResolversTypes['BillingSubscription'] }>;
+  Plan: ResolverTypeWrapper<PlanModel>;
+  PlanLimits: ResolverTypeWrapper<PlanLimits>;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ResumeSubscriptionPayload: ResolverTypeWrapper<Omit<ResumeSubscriptionPayload, 'subscription'> & { subscription: ResolversTypes['BillingSubscription'] }>;
+  StartCheckoutInput: StartCheckoutInput;
+  StartCheckoutPayload: ResolverTypeWrapper<Omit<StartCheckoutPayload, 'subscription'> & { subscription: ResolversTypes['BillingSubscription'] }>;
+  Usage: ResolverTypeWrapper<Usage>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
   BillingSubscription: SubscriptionViewModel;
-  DateTime: Scalars['DateTime']['output'];
-  Organization: Omit<Organization, 'subscription'> & { subscription: ResolversParentTypes['BillingSubscription'] } | FederationReferenceTypes['Organization'];
-  ID: Scalars['ID']['output'];
-  Plan: PlanModel;
-  String: Scalars['String']['output'];
-  Int: Scalars['Int']['output'];
-  Query: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
+  CancelSubscriptionInput: CancelSubscriptionInput;
+  CancelSubscriptionPayload: Omit<CancelSubscriptionPayload, 'subscription'> & { subscription: ResolversParentTypes['BillingSubscription'] };
+  ChangePlanInput: ChangePlanInput;
+  String: Scalars['String']['output'];
+  ChangePlanPayload: Omit<ChangePlanPayload, 'subscription'> & { subscription: ResolversParentTypes['BillingSubscription'] };
+  CreateBillingPortalSessionInput: CreateBillingPortalSessionInput;
+  CreateBillingPortalSessionPayload: CreateBillingPortalSessionPayload;
+  DateTime: Scalars['DateTime']['output'];
+  Invoice: Invoice;
+  Int: Scalars['Int']['output'];
+  ID: Scalars['ID']['output'];
+  Mutation: Record<PropertyKey, never>;
+  Organization: Omit<Organization, 'subscription'> & { subscription: ResolversParentTypes['BillingSubscription'] } | FederationReferenceTypes['Organization'];
+  Plan: PlanModel;
+  PlanLimits: PlanLimits;
+  Query: Record<PropertyKey, never>;
+  ResumeSubscriptionPayload: Omit<ResumeSubscriptionPayload, 'subscription'> & { subscription: ResolversParentTypes['BillingSubscription'] };
+  StartCheckoutInput: StartCheckoutInput;
+  StartCheckoutPayload: Omit<StartCheckoutPayload, 'subscription'> & { subscription: ResolversParentTypes['BillingSubscription'] };
+  Usage: Usage;
 }>;
 
 export type BillingSubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BillingSubscription'] = ResolversParentTypes['BillingSubscription']> = ResolversObject<{
+  cancelAtPeriodEnd?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   currentPeriodEnd?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   currentPeriodStart?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  graceEndsAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  interval?: Resolver<ResolversTypes['BillingInterval'], ParentType, ContextType>;
+  limits?: Resolver<ResolversTypes['PlanLimits'], ParentType, ContextType>;
+  localMode?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   plan?: Resolver<ResolversTypes['Plan'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['BillingSubscriptionStatus'], ParentType, ContextType>;
+}>;
+
+export type CancelSubscriptionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CancelSubscriptionPayload'] = ResolversParentTypes['CancelSubscriptionPayload']> = ResolversObject<{
+  subscription?: Resolver<ResolversTypes['BillingSubscription'], ParentType, ContextType>;
+}>;
+
+export type ChangePlanPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ChangePlanPayload'] = ResolversParentTypes['ChangePlanPayload']> = ResolversObject<{
+  subscription?: Resolver<ResolversTypes['BillingSubscription'], ParentType, ContextType>;
+}>;
+
+export type CreateBillingPortalSessionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreateBillingPortalSessionPayload'] = ResolversParentTypes['CreateBillingPortalSessionPayload']> = ResolversObject<{
+  url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
 
+export type InvoiceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Invoice'] = ResolversParentTypes['Invoice']> = ResolversObject<{
+  amountDue?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  amountPaid?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  hostedInvoiceUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  periodEnd?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  periodStart?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  cancelSubscription?: Resolver<ResolversTypes['CancelSubscriptionPayload'], ParentType, ContextType, Partial<MutationCancelSubscriptionArgs>>;
+  changePlan?: Resolver<ResolversTypes['ChangePlanPayload'], ParentType, ContextType, RequireFields<MutationChangePlanArgs, 'input'>>;
+  createBillingPortalSession?: Resolver<ResolversTypes['CreateBillingPortalSessionPayload'], ParentType, ContextType, Partial<MutationCreateBillingPortalSessionArgs>>;
+  resumeSubscription?: Resolver<ResolversTypes['ResumeSubscriptionPayload'], ParentType, ContextType>;
+  startCheckout?: Resolver<ResolversTypes['StartCheckoutPayload'], ParentType, ContextType, RequireFields<MutationStartCheckoutArgs, 'input'>>;
+}>;
+
 export type OrganizationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Organization']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  invoices?: Resolver<Array<ResolversTypes['Invoice']>, ParentType, ContextType, RequireFields<OrganizationInvoicesArgs, 'first'>>;
   subscription?: Resolver<ResolversTypes['BillingSubscription'], ParentType, ContextType>;
 }>;
 
 export type PlanResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Plan'] = ResolversParentTypes['Plan']> = ResolversObject<{
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  features?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  maxOperationsPerMonth?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   maxProjects?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   maxSeats?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  maxSubscriptionConnections?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   monthlyPriceCents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   yearlyPriceCents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
+export type PlanLimitsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PlanLimits'] = ResolversParentTypes['PlanLimits']> = ResolversObject<{
+  maxOperationsPerMonth?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  maxProjects?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  maxSeats?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  maxSubscriptionConnections?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  planCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   plans?: Resolver<Array<ResolversTypes['Plan']>, ParentType, ContextType>;
+  usage?: Resolver<ResolversTypes['Usage'], ParentType, ContextType, Partial<QueryUsageArgs>>;
+}>;
+
+export type ResumeSubscriptionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ResumeSubscriptionPayload'] = ResolversParentTypes['ResumeSubscriptionPayload']> = ResolversObject<{
+  subscription?: Resolver<ResolversTypes['BillingSubscription'], ParentType, ContextType>;
+}>;
+
+export type StartCheckoutPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StartCheckoutPayload'] = ResolversParentTypes['StartCheckoutPayload']> = ResolversObject<{
+  checkoutUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  subscription?: Resolver<ResolversTypes['BillingSubscription'], ParentType, ContextType>;
+}>;
+
+export type UsageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Usage'] = ResolversParentTypes['Usage']> = ResolversObject<{
+  limit?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  operations?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reportedOperations?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
   BillingSubscription?: BillingSubscriptionResolvers<ContextType>;
+  CancelSubscriptionPayload?: CancelSubscriptionPayloadResolvers<ContextType>;
+  ChangePlanPayload?: ChangePlanPayloadResolvers<ContextType>;
+  CreateBillingPortalSessionPayload?: CreateBillingPortalSessionPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  Invoice?: InvoiceResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
   Plan?: PlanResolvers<ContextType>;
+  PlanLimits?: PlanLimitsResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ResumeSubscriptionPayload?: ResumeSubscriptionPayloadResolvers<ContextType>;
+  StartCheckoutPayload?: StartCheckoutPayloadResolvers<ContextType>;
+  Usage?: UsageResolvers<ContextType>;
 }>;
 

@@ -14,6 +14,7 @@ import {
   type Tx,
   updateVersioned,
 } from "../shared/writes.ts";
+import { checkProjectLimit } from "./plan-limits.ts";
 
 const KEY_SHAPE = /^[A-Z][A-Z0-9]{1,9}$/;
 
@@ -76,6 +77,7 @@ const keyTaken = () =>
 export async function createProject(ctx: Context, input: unknown) {
   const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
   const data = parseInput(createProjectInput, input);
+  const limits = await ctx.planLimits.get(tenantId);
   try {
     const project = await retryOnUniqueViolation(
       () =>
@@ -88,6 +90,7 @@ export async function createProject(ctx: Context, input: unknown) {
             topic: "project.created",
             payload: { projectId: created.id, name: created.name, actorId: userId },
           });
+          await checkProjectLimit(tx, limits);
           await recordActivity(tx, tenantId, {
             projectId: created.id,
             actorId: userId,
@@ -195,12 +198,15 @@ export async function transitionProject(ctx: Context, name: keyof typeof TRANSIT
   const data = parseInput(stateInput, input);
   const id = isUuid(data.id) ? data.id : null;
   if (!id) throw notFound("Project", data.id);
+  // A restored project counts against the plan again.
+  const limits = name === "restore" ? await ctx.planLimits.get(tenantId) : null;
   const project = await ctx.db.$transaction(async (tx) => {
     const before = checkVersion("Project", id, await tx.project.findFirst({ where: { id } }), data.version);
     const verdict = transition.check(before);
     if (verdict === "done") return before;
     if (verdict) throw verdict;
     const after = await updateVersioned(tx.project, "Project", id, data.version, transition.change());
+    if (limits) await checkProjectLimit(tx, limits);
     await recordActivity(tx, tenantId, {
       projectId: id,
       actorId: userId,

@@ -1,0 +1,77 @@
+import { randomUUID } from "node:crypto";
+import {
+  countOperation,
+  createPlanLimitsCache,
+  type PlanLimits,
+  type PlanLimitsSource,
+  planLimitError,
+} from "@app/billing";
+import { INTERNAL_CONTEXT_HEADER, type Logger, type Principal, signInternalContext } from "@app/common";
+import type { Plugin } from "graphql-yoga";
+import type { Redis } from "ioredis";
+
+/** The principal of the gateway's own calls: no user, no role; billing reads only the tenant. */
+const NO_USER = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * Plan limits at the gateway, which has no database: billing's GET /internal/plan-limits on a miss,
+ * behind the shared two-level cache (dropped when billing or the worker changes a subscription).
+ */
+export function createGatewayPlanLimits(options: {
+  billingUrl: () => string;
+  internalSecret: string;
+  redisUrl: string;
+  logger: Logger;
+}): PlanLimitsSource {
+  return createPlanLimitsCache({
+    redisUrl: options.redisUrl,
+    logger: options.logger,
+    async load(tenantId) {
+      const token = await signInternalContext(options.internalSecret, {
+        requestId: randomUUID(),
+        principal: { tenantId, userId: NO_USER, roles: [] },
+      });
+      const response = await fetch(new URL("/internal/plan-limits", options.billingUrl()), {
+        headers: { [INTERNAL_CONTEXT_HEADER]: token },
+        signal: AbortSignal.timeout(2_000),
+      });
+      if (!response.ok) throw new Error(`billing answered ${response.status} for the plan limits`);
+      return (await response.json()) as PlanLimits;
+    },
+  });
+}
+
+/**
+ * Counts every operation of a tenant (HTTP and WebSocket alike) in Redis, for usage records and
+ * Stripe's meter, and refuses one with PLAN_LIMIT once the month's operations reach the plan's limit. It
+ * runs just before execution, after every other limit, so refused documents are neither counted nor
+ * sent to a subgraph. If Redis or the limits cannot be read, the operation goes through uncounted: the
+ * meter being down must not take the API down.
+ */
+export function useUsageMetering(options: {
+  redis: Redis;
+  limits: PlanLimitsSource;
+  logger: Logger;
+}): Plugin {
+  const meter = async (context: unknown, refuse: (result: { errors: unknown[] }) => void): Promise<void> => {
+    const principal = (context as { principal?: Principal | null }).principal;
+    if (!principal) return;
+    let outcome: { allowed: boolean };
+    let limits: PlanLimits;
+    try {
+      limits = await options.limits.get(principal.tenantId);
+      outcome = await countOperation(options.redis, principal.tenantId, limits.maxOperationsPerMonth);
+    } catch (error) {
+      options.logger.warn({ err: error, tenantId: principal.tenantId }, "usage not counted");
+      return;
+    }
+    if (!outcome.allowed)
+      refuse({ errors: [planLimitError("operations", limits, limits.maxOperationsPerMonth ?? 0)] });
+  };
+  return {
+    onExecute: ({ args, setResultAndStopExecution }) =>
+      meter(args.contextValue, (result) => setResultAndStopExecution(result as never)),
+    onSubscribe: ({ args, setResultAndStopExecution }) =>
+      meter(args.contextValue, (result) => setResultAndStopExecution(result as never)),
+  } as Plugin;
+}
