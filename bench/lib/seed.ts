@@ -19,6 +19,8 @@ export interface SeedShape {
   usersPerOrganization: number;
   projectsPerOrganization: number;
   tasksPerProject: number;
+  /** A plan to subscribe every organization to (an active subscription row); the free plan without. */
+  planCode?: string;
 }
 
 export const DEFAULT_SHAPE: SeedShape = {
@@ -36,7 +38,7 @@ export const SEED_PASSWORD = "bench password, not a secret";
 // of row and whose variant is followed by the row's number within its organization.
 
 const EPOCH_MS = Date.UTC(2026, 0, 1);
-const KIND = { organization: 0, user: 1, project: 2, task: 3 } as const;
+const KIND = { organization: 0, user: 1, project: 2, task: 3, subscription: 4 } as const;
 const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
 
 function seededId(kind: keyof typeof KIND, org: number, n: number): string {
@@ -50,6 +52,7 @@ export const seedIds = {
   project: (org: number, p: number) => seededId("project", org, p),
   task: (org: number, p: number, t: number, shape: SeedShape) =>
     seededId("task", org, p * shape.tasksPerProject + t),
+  subscription: (org: number) => seededId("subscription", org, 0),
   email: (org: number, u: number) => `u${u}.o${org}@seed.example.test`,
 };
 
@@ -125,6 +128,18 @@ function tables(shape: SeedShape, passwordHash: string, now: string): Table[] {
           out.push(row(seedIds.organization(o), seedIds.project(o, p), `P${p}`, `Project ${p}`, now, now));
       },
     },
+    ...(shape.planCode
+      ? [
+          {
+            name: "subscriptions",
+            columns: ["tenant_id", "id", "plan_code", "status", "current_period_start", "updated_at"],
+            rows: (o: number, out: string[]) =>
+              out.push(
+                row(seedIds.organization(o), seedIds.subscription(o), shape.planCode!, "ACTIVE", now, now),
+              ),
+          },
+        ]
+      : []),
     {
       name: "tasks",
       columns: [
@@ -259,6 +274,7 @@ export async function databaseSize(databaseUrl: string, tableNames: string[]) {
 }
 
 export const SEEDED_TABLES = [
+  "subscriptions",
   "organizations",
   "organization_slugs",
   "users",
