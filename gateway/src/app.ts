@@ -31,6 +31,7 @@ import type { GatewayConfig } from "./env.ts";
 import { corsOptions, useVaryOrigin } from "./http/cors.ts";
 import { useCsrfPrevention } from "./http/csrf.ts";
 import { graphiqlWithCsp, useSecurityHeaders } from "./http/security-headers.ts";
+import { websocketOriginAllowed } from "./http/websocket-origin.ts";
 import { useQueryLimits } from "./limits/query-limits.ts";
 import { countWebSockets } from "./observability/websockets.ts";
 import { DedupingDataSource } from "./subgraphs/data-source.ts";
@@ -240,6 +241,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
         keepAliveMs: config.WS_KEEP_ALIVE_MS,
         sendTimeoutMs: config.WS_SEND_TIMEOUT_MS,
         maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+        acceptHandshake: (request) => websocketOriginAllowed(config.CORS_ORIGINS, request),
       });
       countWebSockets(websockets.wsServer, metrics);
     },

@@ -3,7 +3,7 @@ import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
-import { type Platform, startPlatform } from "../../test/platform.ts";
+import { type Platform, signUpTenant, startPlatform } from "../../test/platform.ts";
 
 /**
  * Graceful shutdown of a real gateway process (`node --import tsx gateway/src/index.ts`, as `npm start`
@@ -27,7 +27,8 @@ interface GatewayProcess {
   exited: Promise<{ code: number | null; at: number }>;
 }
 
-async function spawnGateway(): Promise<GatewayProcess> {
+/** The gateway as a child process; `settings` override its environment (a subgraph URL...). */
+async function spawnGateway(settings: Record<string, string> = {}): Promise<GatewayProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "gateway/src/index.ts"], {
     cwd: ROOT,
     env: {
@@ -42,6 +43,7 @@ async function spawnGateway(): Promise<GatewayProcess> {
       BILLING_URL: platform.subgraphUrls.billing,
       JWKS_URL: new URL("/.well-known/jwks.json", platform.subgraphUrls.identity).toString(),
       JWT_ISSUER: platform.issuer,
+      ...settings,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -163,4 +165,144 @@ describe("SIGTERM", () => {
       if (gateway.child.exitCode === null) gateway.child.kill("SIGKILL");
     }
   });
+});
+
+/** A proxy in front of a subgraph that holds every request `delayMs` first: slow operations on demand. */
+async function startDelayingProxy(target: string, delayMs: number) {
+  const upstream = new URL(target);
+  let received = 0;
+  const server = http.createServer((req, res) => {
+    received += 1;
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      setTimeout(() => {
+        const forward = http.request(
+          upstream,
+          { method: req.method, headers: { ...req.headers, host: upstream.host } },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        forward.on("error", () => res.destroy());
+        forward.end(Buffer.concat(chunks));
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}${upstream.pathname}`,
+    /** Requests received so far. */
+    received: () => received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+interface Outcome {
+  kind: "fast" | "slow";
+  sentAt: number;
+  status?: number;
+  body?: string;
+  error?: string;
+}
+
+/** One POST over `agent`; resolves with what came back, or the connection error, never rejects. */
+function post(url: string, agent: http.Agent, query: string, token: string, kind: Outcome["kind"]) {
+  return new Promise<Outcome>((resolve) => {
+    const body = JSON.stringify({ query });
+    const outcome: Outcome = { kind, sentAt: 0 };
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          authorization: `Bearer ${token}`,
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve({ ...outcome, status: res.statusCode, body: text }));
+        res.on("error", (error) => resolve({ ...outcome, error: `response cut: ${error.message}` }));
+      },
+    );
+    req.on("error", (error: NodeJS.ErrnoException) =>
+      resolve({ ...outcome, error: error.code ?? error.message }),
+    );
+    req.end(body, () => {
+      outcome.sentAt = Date.now();
+    });
+  });
+}
+
+describe("SIGTERM during a load run", () => {
+  it("answers every request in flight in full, refuses new connections, closes WebSockets with 1001, exits 0 within 10 s", async () => {
+    const { token } = await signUpTenant(platform.gatewayUrl, "load");
+    // Every projects fetch takes 1.5 s: operations that need it are in flight across the signal.
+    const slowProjects = await startDelayingProxy(platform.subgraphUrls.projects, 1_500);
+    const gateway = await spawnGateway({ PROJECTS_URL: slowProjects.url });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+    try {
+      const fastQuery = "{ plans { code } }";
+      const slowQuery = "{ projects(first: 1) { edges { node { id } } } }";
+      // Warm: the first operations of a fresh gateway plan their queries and compile.
+      await Promise.all([fastQuery, slowQuery].map((q) => post(gateway.url, agent, q, token, "fast")));
+      const sockets = await Promise.all([connectWebSocket(gateway.url), connectWebSocket(gateway.url)]);
+
+      let signalledAt = 0;
+      const outcomes: Outcome[] = [];
+      // 12 clients sending fast operations back to back until the signal...
+      const clients = Array.from({ length: 12 }, async () => {
+        while (!signalledAt) outcomes.push(await post(gateway.url, agent, fastQuery, token, "fast"));
+      });
+      await sleep(1_000);
+      // ...and 6 slow operations, under way at the gateway (waiting for projects) when the signal comes.
+      const slowAnswers = Promise.all(
+        Array.from({ length: 6 }, () => post(gateway.url, agent, slowQuery, token, "slow")),
+      );
+      await expect.poll(() => slowProjects.received(), { timeout: 5_000, interval: 20 }).toBe(7);
+      signalledAt = Date.now();
+      gateway.child.kill("SIGTERM");
+
+      for (const slow of await slowAnswers) {
+        expect(slow).toMatchObject({ status: 200 });
+        expect(JSON.parse(slow.body!)).toEqual({ data: { projects: { edges: [] } } });
+      }
+      await Promise.all(clients);
+      expect((await Promise.all(sockets.map((s) => s.closed))).every((code) => code === 1001)).toBe(true);
+      // A new connection is refused outright.
+      const late = await post(gateway.url, new http.Agent(), fastQuery, token, "fast");
+      expect(late.error).toBe("ECONNREFUSED");
+
+      const { code, at } = await gateway.exited;
+      expect(code).toBe(0);
+      expect(at - signalledAt).toBeLessThan(10_000);
+
+      // Sent well before the signal (the gateway surely had them): each got a whole 200 with its data.
+      const inFlight = outcomes.filter((o) => o.sentAt && o.sentAt < signalledAt - 100);
+      expect(inFlight.length).toBeGreaterThanOrEqual(12); // each client's first, at least
+      for (const outcome of inFlight) {
+        expect(outcome).toMatchObject({ status: 200 });
+        expect(JSON.parse(outcome.body!).data.plans.length).toBeGreaterThan(0);
+      }
+      // Sent as the signal arrived: answered in full, or never taken (its idle connection was closed
+      // before the server read it). Never an error answer, never a response cut halfway.
+      for (const outcome of outcomes.filter((o) => !inFlight.includes(o))) {
+        if (outcome.error) expect(outcome.error).toMatch(/^(ECONNRESET|ECONNREFUSED|EPIPE|socket hang up)$/);
+        else expect(outcome.status).toBe(200);
+      }
+    } finally {
+      agent.destroy();
+      if (gateway.child.exitCode === null) gateway.child.kill("SIGKILL");
+      await slowProjects.close();
+    }
+  }, 90_000);
 });

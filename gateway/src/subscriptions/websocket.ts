@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger, Principal } from "@app/common";
 import type { ExecutionArgs } from "graphql";
@@ -30,6 +30,8 @@ export interface WebSocketOptions {
    */
   sendTimeoutMs: number;
   maxBufferedBytes: number;
+  /** Whether to accept a handshake (its Origin: http/websocket-origin.ts); refused with 403. */
+  acceptHandshake?(request: IncomingMessage): boolean;
 }
 
 /** connection_init payload: `{ "Authorization": "Bearer <token>" }` (any case of the key). */
@@ -81,7 +83,12 @@ function watchForSlowConsumer(
 
 export function attachWebSocketServer(server: Server, options: WebSocketOptions) {
   const { yoga } = options;
-  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wsServer = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    verifyClient: (info, accept) =>
+      options.acceptHandshake?.(info.req) === false ? accept(false, 403, "Forbidden origin") : accept(true),
+  });
   wsServer.on("connection", (socket, request) => watchForSlowConsumer(socket, request.socket, options));
   type Extra = { principal?: Principal | null; expiry?: NodeJS.Timeout };
 
