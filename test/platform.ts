@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listen, type RunningServer } from "@app/common";
-import { createPrismaClient, type PrismaClient } from "@app/db";
+import { createPrismaClient, newId, type PrismaClient } from "@app/db";
 import { createGatewayApp } from "../gateway/src/app.ts";
 import { gatewayEnv } from "../gateway/src/env.ts";
 import { createBillingApp } from "../subgraphs/billing/src/app.ts";
@@ -254,4 +254,15 @@ export async function signUpTenant(gatewayUrl: string, label = "tenant") {
     tenantId: res.data.signUp.organizationId,
     userId: res.data.signUp.user.id,
   };
+}
+
+/**
+ * Puts an organization on a plan directly (the subscription row local-mode billing writes): for tests
+ * that need more than the free plan's limits (many projects in one organization). Call it before the
+ * organization's first write, while no service has its limits cached.
+ */
+export async function onPlan(platform: Platform, tenantId: string, planCode = "ENTERPRISE") {
+  await platform.prisma.subscription.create({
+    data: { tenantId, id: newId(), planCode, status: "ACTIVE", currentPeriodStart: new Date() },
+  });
 }

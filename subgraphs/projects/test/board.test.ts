@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { type Platform, signUpTenant, startPlatform } from "../../../test/platform.ts";
+import { onPlan, type Platform, signUpTenant, startPlatform } from "../../../test/platform.ts";
 import {
   type Client,
   client,
@@ -20,6 +20,8 @@ let projectId: string;
 beforeAll(async () => {
   platform = await startPlatform(inject("databaseUrl"));
   const owner = await signUpTenant(platform.gatewayUrl, "board");
+  // A project per test: more than the free plan allows.
+  await onPlan(platform, owner.tenantId);
   api = client(platform, owner.token);
 });
 afterAll(() => platform?.close());

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Platform, signUpTenant, startPlatform } from "../../../test/platform.ts";
+import { onPlan, type Platform, signUpTenant, startPlatform } from "../../../test/platform.ts";
 import {
   type Client,
   CREATE_PROJECT,
@@ -20,7 +20,10 @@ let platform: Platform;
 let api: Client;
 beforeAll(async () => {
   platform = await startPlatform(inject("databaseUrl"));
-  api = client(platform, (await signUpTenant(platform.gatewayUrl, "life")).token);
+  const owner = await signUpTenant(platform.gatewayUrl, "life");
+  // Many projects in one organization: more than the free plan allows.
+  await onPlan(platform, owner.tenantId);
+  api = client(platform, owner.token);
 });
 afterAll(() => platform?.close());
 
