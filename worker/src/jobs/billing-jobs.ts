@@ -1,4 +1,4 @@
-import { flushUsage, processStripeEvent } from "@app/billing";
+import { flushUsage, invalidatePlanLimits, processStripeEvent } from "@app/billing";
 import { createStripe } from "@app/billing/stripe";
 import type { Logger } from "@app/common";
 import { createPrismaClient } from "@app/db";
@@ -29,6 +29,12 @@ export function createBillingJobs(options: {
         { prisma, stripe, redis, gracePeriodMs: options.gracePeriodSeconds * 1000, logger },
         data,
       ),
+    /**
+     * A committed subscription change (the outbox's subscription.changed): every plan-limits cache drops
+     * the tenant's entry. Billing does it too right after its own changes; this one also reaches the
+     * caches when billing runs without Redis, and only ever after the commit.
+     */
+    invalidateLimits: (tenantId: string) => invalidatePlanLimits(redis, tenantId),
     /** Without Redis the gateway counts nothing, so there is nothing to flush. */
     flushUsage: (logger: Logger) =>
       redis ? flushUsage({ redis, prisma, stripe, meterEventName: options.meterEventName, logger }) : null,

@@ -14,7 +14,7 @@ export type JobHandler = (data: unknown, ctx: JobContext) => Promise<void>;
 
 export interface HandlerDeps {
   /** Stripe events and usage metering (billing-jobs.ts). */
-  billing: Pick<BillingJobs, "processStripeEvent" | "flushUsage">;
+  billing: Pick<BillingJobs, "processStripeEvent" | "flushUsage" | "invalidateLimits">;
   mailer: Mailer;
   appUrl: string;
   /** Deletes delivered outbox rows older than the given number of days; resolves with how many. */
@@ -46,6 +46,9 @@ export function createHandlers(deps: HandlerDeps): Record<QueueName, JobHandler>
     },
     async "billing.stripe-event"(data, ctx) {
       await deps.billing.processStripeEvent(data, ctx.logger);
+    },
+    async "billing.limits-changed"(data) {
+      await deps.billing.invalidateLimits(eventJob(z.unknown()).parse(data).tenantId);
     },
     async "usage.flush"(_data, ctx) {
       const flushed = await deps.billing.flushUsage(ctx.logger);

@@ -4,5 +4,6 @@
  */
 export const JOB_ROUTES: Readonly<Record<string, readonly string[]>> = {
   "billing.stripe_event": ["billing.stripe-event"],
+  "subscription.changed": ["billing.limits-changed"],
   "user.signed_up": ["email.welcome"],
 };
