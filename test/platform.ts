@@ -58,6 +58,8 @@ export interface PlatformOptions {
   issuer?: string;
   /** Gateway settings on top of the defaults (`QUERY_MAX_DEPTH`, `INTROSPECTION`...), as in its environment. */
   gateway?: Record<string, string>;
+  /** Identity settings on top of the defaults (`JWT_KEYS_RELOAD_SECONDS`...), as in its environment. */
+  identity?: Record<string, string>;
   /** Billing settings on top of the defaults (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`...). */
   billing?: Record<string, string>;
   /** Worker settings on top of the defaults (`STRIPE_*`, `BILLING_GRACE_PERIOD_SECONDS`...). */
@@ -114,7 +116,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
   const identity = await serve(counted("identity", (req, res) => identityHandler(req, res)));
   const issuer = options.issuer ?? identity.url;
   const identityApp = await createIdentityApp(
-    identityEnv.parse({ ...common, JWT_KEYS_DIR: keysDir, JWT_ISSUER: issuer }),
+    identityEnv.parse({ ...common, JWT_KEYS_DIR: keysDir, JWT_ISSUER: issuer, ...options.identity }),
     { prisma },
   );
   identityHandler = identityApp.yoga;

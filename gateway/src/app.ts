@@ -22,7 +22,8 @@ import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { JWTVerifyGetKey } from "jose";
-import { createAccessTokenVerifier } from "./auth/access-token.ts";
+import { createCredentials } from "./auth/credentials.ts";
+import { useScopes } from "./auth/scopes.ts";
 import { type GatewayContext, signedContextOf } from "./context.ts";
 
 export type { GatewayContext };
@@ -129,10 +130,13 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     internalSecret: secret,
     logger,
   });
-  const verifyAccessToken = createAccessTokenVerifier(
-    { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
-    deps.keys,
-  );
+  // Access tokens, API keys and the external issuer's tokens: one Authorization, three verifiers.
+  const credentials = createCredentials(config, {
+    identityUrl: () => subgraphUrls.identity!,
+    logger,
+    keys: deps.keys,
+  });
+  const verifyAccessToken = credentials.authenticate;
 
   let draining = false;
   const readiness: Record<string, ReadinessCheck> = {
@@ -185,6 +189,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
           );
         },
       },
+      useScopes(),
       ...useQueryLimits({
         maxDepth: config.QUERY_MAX_DEPTH,
         maxAliases: config.QUERY_MAX_ALIASES,
@@ -254,6 +259,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       await closeWebSockets();
       await gateway.stop();
       await subgraphAgent.close();
+      await credentials.close();
     },
   };
 }

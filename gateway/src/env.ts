@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { envBoolean, parseEnv, port, tracingEnvShape } from "@app/common/env";
 import { z } from "zod";
+import { checkCredentialsEnv, credentialsEnvShape } from "./auth/env.ts";
 
 /** A positive whole number. */
 const count = z.coerce.number().int().min(1);
@@ -66,18 +67,22 @@ export const gatewayEnvShape = {
   ...tracingEnvShape,
   /** Strict-Transport-Security max-age in seconds, for a gateway served over HTTPS; 0 sends none. */
   HSTS_MAX_AGE: z.coerce.number().int().min(0).default(0),
+  ...credentialsEnvShape,
 };
 
-export const gatewayEnv = z.object(gatewayEnvShape).transform((env) => {
-  const production = env.NODE_ENV === "production";
-  return {
-    ...env,
-    GRAPHIQL: env.GRAPHIQL ?? !production,
-    INTROSPECTION: env.INTROSPECTION ?? (production ? "authenticated" : "always"),
-    /** `localhost`: any http(s) origin on localhost, 127.0.0.1 or [::1], whatever the port. */
-    CORS_ORIGINS: env.CORS_ORIGINS ?? (production ? [] : ("localhost" as const)),
-  };
-});
+export const gatewayEnv = z
+  .object(gatewayEnvShape)
+  .superRefine(checkCredentialsEnv)
+  .transform((env) => {
+    const production = env.NODE_ENV === "production";
+    return {
+      ...env,
+      GRAPHIQL: env.GRAPHIQL ?? !production,
+      INTROSPECTION: env.INTROSPECTION ?? (production ? "authenticated" : "always"),
+      /** `localhost`: any http(s) origin on localhost, 127.0.0.1 or [::1], whatever the port. */
+      CORS_ORIGINS: env.CORS_ORIGINS ?? (production ? [] : ("localhost" as const)),
+    };
+  });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 
 export const loadEnv = () => parseEnv(gatewayEnv);

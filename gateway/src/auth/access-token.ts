@@ -15,6 +15,11 @@ export interface AccessTokenSettings {
   jwksUrl: string;
   issuer: string;
   audience: string;
+  /**
+   * How long the fetched JWKS is used before it is fetched again (JWKS_CACHE_SECONDS; default 600). A
+   * token naming an unknown kid refetches sooner, at most once per min(30 s, this).
+   */
+  jwksCacheSeconds?: number;
 }
 
 /**
@@ -23,7 +28,13 @@ export interface AccessTokenSettings {
  * anonymous request; a header that does not verify is UNAUTHENTICATED, never anonymous.
  */
 export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: JWTVerifyGetKey) {
-  const jwks = keys ?? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: 30_000 });
+  const cacheMaxAge = (settings.jwksCacheSeconds ?? 600) * 1000;
+  const jwks =
+    keys ??
+    createRemoteJWKSet(new URL(settings.jwksUrl), {
+      cacheMaxAge,
+      cooldownDuration: Math.min(30_000, cacheMaxAge),
+    });
   return async function verify(
     authorization: string | null,
   ): Promise<(Principal & { expiresAt: number }) | null> {

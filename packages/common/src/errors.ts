@@ -9,6 +9,8 @@ export const ErrorCode = {
   CONFLICT: "CONFLICT",
   RATE_LIMITED: "RATE_LIMITED",
   PLAN_LIMIT: "PLAN_LIMIT",
+  /** logIn: the password was right and the account has a second factor; `extensions.challenge` continues. */
+  SECOND_FACTOR_REQUIRED: "SECOND_FACTOR_REQUIRED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
