@@ -233,8 +233,9 @@ describe("docker-compose.yml", () => {
         checked++;
       }
     }
-    // Gateway: four subgraph URLs and the JWKS; subgraphs and migrate: the database; worker: database and Redis.
-    expect(checked).toBe(SUBGRAPHS.length + 1 + SUBGRAPHS.length + 1 + 2);
+    // Gateway: four subgraph URLs, the JWKS and Redis; subgraphs and migrate: the database; worker: database
+    // and Redis.
+    expect(checked).toBe(SUBGRAPHS.length + 2 + SUBGRAPHS.length + 1 + 2);
 
     const gateway = config("gateway");
     for (const subgraph of SUBGRAPHS) {

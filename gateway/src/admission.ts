@@ -122,12 +122,16 @@ export async function createAdmission(options: AdmissionOptions) {
   const plugin: Plugin = {
     async onParams({ params, setParams, request, context }) {
       const { principal, req } = context as { principal?: Principal | null; req?: IncomingMessage };
-      const admitted = await admit(params as OperationParams, {
+      // yoga reads only query, operationName, variables and extensions from a GET's URL; persisted
+      // documents are fetched by GET too (cacheable), so `documentId` is read from it here.
+      const fromUrl = request.method === "GET" ? new URL(request.url).searchParams.get("documentId") : null;
+      const received = fromUrl === null ? params : { ...params, documentId: fromUrl };
+      const admitted = await admit(received as OperationParams, {
         principal: principal ?? null,
         requestId: requestIdOf(request),
         clientAddress: clientAddressOf(req),
       });
-      if (admitted !== params) setParams(admitted as typeof params);
+      if (admitted !== received) setParams(admitted as typeof params);
     },
   };
 

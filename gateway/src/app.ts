@@ -22,6 +22,7 @@ import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { JWTVerifyGetKey } from "jose";
+import { clientAddressOf, createAdmission } from "./admission.ts";
 import { createCredentials } from "./auth/credentials.ts";
 import { useScopes } from "./auth/scopes.ts";
 import { type GatewayContext, signedContextOf } from "./context.ts";
@@ -35,6 +36,7 @@ import { graphiqlWithCsp, useSecurityHeaders } from "./http/security-headers.ts"
 import { websocketOriginAllowed } from "./http/websocket-origin.ts";
 import { useQueryLimits } from "./limits/query-limits.ts";
 import { countWebSockets } from "./observability/websockets.ts";
+import { createGatewayRedis } from "./redis.ts";
 import { DedupingDataSource } from "./subgraphs/data-source.ts";
 import { createSubgraphAgent, createSubgraphFetcher } from "./subgraphs/fetcher.ts";
 import { createFederatedSubscribe } from "./subscriptions/federated.ts";
@@ -137,6 +139,15 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     keys: deps.keys,
   });
   const verifyAccessToken = credentials.authenticate;
+  // Rate limits and persisted operations (admission.ts), before any document is parsed.
+  const redis = config.REDIS_URL ? await createGatewayRedis(config.REDIS_URL, logger) : undefined;
+  const admission = await createAdmission({
+    settings: config,
+    redis,
+    registry: metrics.registry,
+    tenantsUrl: () => subgraphUrls.tenants!,
+    logger,
+  });
 
   let draining = false;
   const readiness: Record<string, ReadinessCheck> = {
@@ -189,6 +200,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
           );
         },
       },
+      admission.plugin,
       useScopes(),
       ...useQueryLimits({
         maxDepth: config.QUERY_MAX_DEPTH,
@@ -247,6 +259,12 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
         sendTimeoutMs: config.WS_SEND_TIMEOUT_MS,
         maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
         acceptHandshake: (request) => websocketOriginAllowed(config.CORS_ORIGINS, request),
+        admit: (payload, principal, request) =>
+          admission.admit(payload, {
+            principal,
+            requestId: randomUUID(),
+            clientAddress: clientAddressOf(request),
+          }),
       });
       countWebSockets(websockets.wsServer, metrics);
     },
@@ -260,6 +278,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       await gateway.stop();
       await subgraphAgent.close();
       await credentials.close();
+      redis?.disconnect();
     },
   };
 }

@@ -2,6 +2,8 @@ import { fileURLToPath } from "node:url";
 import { envBoolean, parseEnv, port, tracingEnvShape } from "@app/common/env";
 import { z } from "zod";
 import { checkCredentialsEnv, credentialsEnvShape } from "./auth/env.ts";
+import { rateLimitEnvShape } from "./limits/rate-limit-env.ts";
+import { persistedOperationsEnvShape } from "./persisted-operations/env.ts";
 
 /** A positive whole number. */
 const count = z.coerce.number().int().min(1);
@@ -68,6 +70,8 @@ export const gatewayEnvShape = {
   /** Strict-Transport-Security max-age in seconds, for a gateway served over HTTPS; 0 sends none. */
   HSTS_MAX_AGE: z.coerce.number().int().min(0).default(0),
   ...credentialsEnvShape,
+  ...persistedOperationsEnvShape,
+  ...rateLimitEnvShape,
 };
 
 export const gatewayEnv = z
@@ -81,6 +85,7 @@ export const gatewayEnv = z
       INTROSPECTION: env.INTROSPECTION ?? (production ? "authenticated" : "always"),
       /** `localhost`: any http(s) origin on localhost, 127.0.0.1 or [::1], whatever the port. */
       CORS_ORIGINS: env.CORS_ORIGINS ?? (production ? [] : ("localhost" as const)),
+      RATE_LIMITS: env.RATE_LIMITS ?? production,
     };
   });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;

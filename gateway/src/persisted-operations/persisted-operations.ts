@@ -89,10 +89,11 @@ function referenceOf(params: OperationParams, query: string | undefined): Refere
 
 /**
  * The persisted-operations policy, applied to every request before its document is parsed (HTTP and
- * WebSocket alike, through admission.ts). Documents are found in this order: the platform's trusted documents, the caller's
- * organization's registered operations, then (for callers who may run arbitrary operations) the APQ
- * store. A caller held to persisted operations can neither send a query of its own nor register one
- * through APQ; it may send a persisted document's full text instead of its id.
+ * WebSocket alike, through admission.ts). A hash is looked up in the platform's trusted documents, the
+ * APQ store (for callers who may run arbitrary operations) and the caller's organization's registered
+ * operations; a name among the registered operations. A caller held to persisted operations can neither
+ * send a query of its own nor register one through APQ; it may send a persisted document's full text
+ * instead of its id.
  */
 export function createPersistedOperations(options: PersistedOperationsOptions) {
   const { trusted, registered, apq, mode } = options;
@@ -117,13 +118,14 @@ export function createPersistedOperations(options: PersistedOperationsOptions) {
     const { sha256Hash } = reference;
     const trustedDocument = trusted.get(sha256Hash);
     if (trustedDocument !== undefined) return { document: trustedDocument, source: "trusted" };
-    const document = await findRegistered(principal, { sha256Hash }, requestId);
-    if (document !== null) return { document, source: "registered" };
+    // One hash, one text: whichever store holds it, the same document runs. The APQ store (memory,
+    // then Redis) comes before the tenants subgraph, so browsers' APQ hits cost no subgraph call.
     if (reference.apq && mayRunArbitrary(principal)) {
       const stored = await apq.get(sha256Hash);
       if (stored !== null) return { document: stored, source: "apq" };
     }
-    return null;
+    const document = await findRegistered(principal, { sha256Hash }, requestId);
+    return document === null ? null : { document, source: "registered" };
   }
 
   /**

@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger, Principal } from "@app/common";
-import type { ExecutionArgs } from "graphql";
+import { type ExecutionArgs, GraphQLError } from "graphql";
+import type { SubscribePayload } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -32,6 +33,16 @@ export interface WebSocketOptions {
   maxBufferedBytes: number;
   /** Whether to accept a handshake (its Origin: http/websocket-origin.ts); refused with 403. */
   acceptHandshake?(request: IncomingMessage): boolean;
+  /**
+   * Before each operation is parsed: rate limits and the persisted-operations policy (admission.ts).
+   * Returns the payload to run (with the persisted document filled in) or throws the GraphQLError
+   * refusing it.
+   */
+  admit?(
+    payload: SubscribePayload,
+    principal: Principal | null,
+    request: IncomingMessage,
+  ): Promise<SubscribePayload>;
 }
 
 /** connection_init payload: `{ "Authorization": "Bearer <token>" }` (any case of the key). */
@@ -113,7 +124,15 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
       onClose(ctx) {
         clearTimeout(ctx.extra.expiry);
       },
-      async onSubscribe(ctx, _id, payload) {
+      async onSubscribe(ctx, _id, received) {
+        let payload = received;
+        try {
+          payload =
+            (await options.admit?.(received, ctx.extra.principal ?? null, ctx.extra.request)) ?? received;
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,
