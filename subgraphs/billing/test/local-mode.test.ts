@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { gql, type Platform, signUpTenant, startPlatform } from "../../../test/platform.ts";
+import { CANCEL, CHANGE_PLAN, CREATE_PROJECT, START_CHECKOUT, SUBSCRIPTION } from "./helpers.ts";
+
+/**
+ * No STRIPE_SECRET_KEY (what `npm start` runs with): plan changes apply at once, without payment. With
+ * Redis, so every service caches plan limits and the change must reach those caches.
+ */
+describe.skipIf(!inject("redisUrl"))("billing in local mode (no Stripe), limits cached in Redis", () => {
+  let platform: Platform;
+  beforeAll(async () => {
+    platform = await startPlatform(inject("databaseUrl"), { redisUrl: `${inject("redisUrl")}/13` });
+  });
+  afterAll(() => platform?.close());
+
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the shapes they assert on
+  const subscription = async (token: string): Promise<any> =>
+    (await gql(platform.gatewayUrl, SUBSCRIPTION, { token })).data!.currentOrganization.subscription;
+  const createProject = (token: string, name: string) =>
+    gql(platform.gatewayUrl, CREATE_PROJECT, { token, variables: { name } });
+
+  it("a free organization hits its project limit; upgrading applies at once and lifts it; cancelling brings it back", async () => {
+    const tenant = await signUpTenant(platform.gatewayUrl, "local");
+    for (const name of ["A", "B", "C"])
+      expect((await createProject(tenant.token, name)).errors).toBeUndefined();
+    const refused = await createProject(tenant.token, "D");
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "PLAN_LIMIT", limit: "projects", max: 3 });
+
+    const upgraded = await gql(platform.gatewayUrl, START_CHECKOUT, {
+      token: tenant.token,
+      variables: { input: { planCode: "PRO" } },
+    });
+    expect(upgraded.errors).toBeUndefined();
+    expect(upgraded.data!.startCheckout).toEqual({
+      checkoutUrl: null,
+      subscription: { status: "ACTIVE", plan: { code: "PRO" } },
+    });
+    expect(await subscription(tenant.token)).toMatchObject({
+      localMode: true,
+      plan: { code: "PRO" },
+      limits: { maxProjects: 100 },
+    });
+    // The projects subgraph had FREE's limits cached; the change dropped them.
+    expect((await createProject(tenant.token, "D")).errors).toBeUndefined();
+
+    const enterprise = await gql(platform.gatewayUrl, CHANGE_PLAN, {
+      token: tenant.token,
+      variables: { input: { planCode: "ENTERPRISE", interval: "YEAR" } },
+    });
+    expect(enterprise.data!.changePlan.subscription).toMatchObject({
+      interval: "YEAR",
+      limits: { maxProjects: null },
+    });
+
+    const canceled = await gql(platform.gatewayUrl, CANCEL, { token: tenant.token });
+    expect(canceled.data!.cancelSubscription.subscription.plan.code).toBe("FREE");
+    const again = await createProject(tenant.token, "E");
+    expect(again.errors?.[0]?.extensions?.code).toBe("PLAN_LIMIT");
+    expect(await platform.prisma.project.count({ where: { tenantId: tenant.tenantId } })).toBe(4);
+  });
+
+  it("has no portal or invoices without Stripe, and says it runs locally", async () => {
+    const tenant = await signUpTenant(platform.gatewayUrl, "portal");
+    const portal = await gql(platform.gatewayUrl, "mutation { createBillingPortalSession { url } }", {
+      token: tenant.token,
+    });
+    expect(portal.data!.createBillingPortalSession.url).toBeNull();
+    const invoices = await gql(platform.gatewayUrl, "{ currentOrganization { invoices { id } } }", {
+      token: tenant.token,
+    });
+    expect(invoices.data!.currentOrganization.invoices).toEqual([]);
+    expect((await subscription(tenant.token)).localMode).toBe(true);
+  });
+
+  it("refuses the Stripe webhook endpoint: there is no Stripe to hear from", async () => {
+    const response = await fetch(new URL("/webhooks/stripe", platform.subgraphUrls.billing), {
+      method: "POST",
+      body: "{}",
+    });
+    expect(response.status).toBe(404);
+  });
+
+  it("answers the plan-limits route only to the gateway's signed context", async () => {
+    const response = await fetch(new URL("/internal/plan-limits", platform.subgraphUrls.billing), {
+      headers: { "x-coditect-context": "forged" },
+    });
+    expect(response.status).toBe(401);
+  });
+});
