@@ -3,6 +3,7 @@ import { createSubgraphApp } from "@app/common/subgraph";
 import type { PrismaClient } from "@app/db";
 import { contextFactory } from "./context.ts";
 import type { TenantsConfig } from "./env.ts";
+import { createOperationResolvers } from "./modules/operations/operations.resolvers.ts";
 import { organizationResolvers } from "./modules/organizations/organizations.resolvers.ts";
 
 /** Builds the tenants subgraph; `index.ts` listens, tests serve it on port 0. */
@@ -11,7 +12,11 @@ export function createTenantsApp(config: TenantsConfig, deps: { prisma?: PrismaC
     name: "tenants",
     config,
     prisma: deps.prisma,
-    resolvers: [{ DateTime: DateTimeScalar }, organizationResolvers],
+    resolvers: [
+      { DateTime: DateTimeScalar },
+      organizationResolvers,
+      createOperationResolvers(config.SUPERGRAPH_PATH),
+    ],
     createContext: contextFactory,
   });
 }

@@ -4,6 +4,7 @@ import type { Organization as OrganizationModel } from '@app/db';
 import type { Context } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
   ID: { input: string; output: string; }
@@ -13,6 +14,37 @@ export type Scalars = {
   Float: { input: number; output: number; }
   DateTime: { input: string; output: Date | string; }
   _FieldSet: { input: unknown; output: unknown; }
+};
+
+export type DeleteRegisteredOperationInput = {
+  name: Scalars['String']['input'];
+};
+
+export type DeleteRegisteredOperationPayload = {
+  __typename?: 'DeleteRegisteredOperationPayload';
+  operation: RegisteredOperation;
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** ADMIN or higher. API keys stop running it once the gateway's cache lets it go (30 s by default). */
+  deleteRegisteredOperation: DeleteRegisteredOperationPayload;
+  /**
+   * ADMIN or higher. Registers a named operation the organization's API keys may run (they may run nothing
+   * else but the platform's own operations). The document is checked against the current schema; a name or
+   * a document already registered is refused.
+   */
+  registerOperation: RegisterOperationPayload;
+};
+
+
+export type MutationDeleteRegisteredOperationArgs = {
+  input: DeleteRegisteredOperationInput;
+};
+
+
+export type MutationRegisterOperationArgs = {
+  input: RegisterOperationInput;
 };
 
 /** A tenant: every tenant-owned row belongs to exactly one organization. */
@@ -35,7 +67,51 @@ export type Query = {
   __typename?: 'Query';
   /** The organization the access token is scoped to. */
   currentOrganization?: Maybe<Organization>;
+  /**
+   * The gateway's lookup of a registered operation of the caller's organization, by name or by hash (exactly
+   * one of them). Not part of the public API: the gateway calls it directly with its signed context.
+   */
+  registeredOperationDocument?: Maybe<RegisteredOperation>;
+  /** ADMIN or higher: the operations the organization registered for its partners, by name. */
+  registeredOperations: Array<RegisteredOperation>;
 };
+
+
+export type QueryRegisteredOperationDocumentArgs = {
+  name?: InputMaybe<Scalars['String']['input']>;
+  sha256Hash?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type RegisterOperationInput = {
+  /** A GraphQL document with exactly one operation (fragments allowed); at most 20,000 characters. */
+  document: Scalars['String']['input'];
+  /** Letters, digits and underscores, starting with a letter or underscore; at most 100 characters. */
+  name: Scalars['String']['input'];
+};
+
+export type RegisterOperationPayload = {
+  __typename?: 'RegisterOperationPayload';
+  operation: RegisteredOperation;
+};
+
+/** A GraphQL operation registered by an organization for its partners' API keys. */
+export type RegisteredOperation = {
+  __typename?: 'RegisteredOperation';
+  createdAt: Scalars['DateTime']['output'];
+  /** One operation (and the fragments it uses), as registered. */
+  document: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  /** A GraphQL name, unique in the organization: partners send it as `documentId`. */
+  name: Scalars['String']['output'];
+  operationType: RegisteredOperationType;
+  /** SHA-256 of `document`, lowercase hex: partners may send `documentId: "sha256:<hash>"` instead of the name. */
+  sha256Hash: Scalars['String']['output'];
+};
+
+export type RegisteredOperationType =
+  | 'MUTATION'
+  | 'QUERY'
+  | 'SUBSCRIPTION';
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
@@ -133,27 +209,49 @@ export type FederationReferenceTypes = ResolversObject<{
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DeleteRegisteredOperationInput: DeleteRegisteredOperationInput;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  DeleteRegisteredOperationPayload: ResolverTypeWrapper<DeleteRegisteredOperationPayload>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Organization: ResolverTypeWrapper<OrganizationModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   OrganizationStatus: OrganizationStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RegisterOperationInput: RegisterOperationInput;
+  RegisterOperationPayload: ResolverTypeWrapper<RegisterOperationPayload>;
+  RegisteredOperation: ResolverTypeWrapper<RegisteredOperation>;
+  RegisteredOperationType: RegisteredOperationType;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
   DateTime: Scalars['DateTime']['output'];
+  DeleteRegisteredOperationInput: DeleteRegisteredOperationInput;
+  String: Scalars['String']['output'];
+  DeleteRegisteredOperationPayload: DeleteRegisteredOperationPayload;
+  Mutation: Record<PropertyKey, never>;
   Organization: OrganizationModel;
   ID: Scalars['ID']['output'];
-  String: Scalars['String']['output'];
   Query: Record<PropertyKey, never>;
+  RegisterOperationInput: RegisterOperationInput;
+  RegisterOperationPayload: RegisterOperationPayload;
+  RegisteredOperation: RegisteredOperation;
   Boolean: Scalars['Boolean']['output'];
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type DeleteRegisteredOperationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DeleteRegisteredOperationPayload'] = ResolversParentTypes['DeleteRegisteredOperationPayload']> = ResolversObject<{
+  operation?: Resolver<ResolversTypes['RegisteredOperation'], ParentType, ContextType>;
+}>;
+
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  deleteRegisteredOperation?: Resolver<ResolversTypes['DeleteRegisteredOperationPayload'], ParentType, ContextType, RequireFields<MutationDeleteRegisteredOperationArgs, 'input'>>;
+  registerOperation?: Resolver<ResolversTypes['RegisterOperationPayload'], ParentType, ContextType, RequireFields<MutationRegisterOperationArgs, 'input'>>;
+}>;
 
 export type OrganizationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Organization']> | FederationReferenceType, FederationReferenceType, ContextType>;
@@ -166,11 +264,30 @@ export type OrganizationResolvers<ContextType = Context, ParentType extends Reso
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   currentOrganization?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
+  registeredOperationDocument?: Resolver<Maybe<ResolversTypes['RegisteredOperation']>, ParentType, ContextType, Partial<QueryRegisteredOperationDocumentArgs>>;
+  registeredOperations?: Resolver<Array<ResolversTypes['RegisteredOperation']>, ParentType, ContextType>;
+}>;
+
+export type RegisterOperationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RegisterOperationPayload'] = ResolversParentTypes['RegisterOperationPayload']> = ResolversObject<{
+  operation?: Resolver<ResolversTypes['RegisteredOperation'], ParentType, ContextType>;
+}>;
+
+export type RegisteredOperationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RegisteredOperation'] = ResolversParentTypes['RegisteredOperation']> = ResolversObject<{
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  document?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  operationType?: Resolver<ResolversTypes['RegisteredOperationType'], ParentType, ContextType>;
+  sha256Hash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
   DateTime?: GraphQLScalarType;
+  DeleteRegisteredOperationPayload?: DeleteRegisteredOperationPayloadResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RegisterOperationPayload?: RegisterOperationPayloadResolvers<ContextType>;
+  RegisteredOperation?: RegisteredOperationResolvers<ContextType>;
 }>;
 
