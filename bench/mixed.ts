@@ -148,6 +148,35 @@ function metricsDelta(before: Record<string, Record<string, number>>, after: typ
   return delta;
 }
 
+/**
+ * Where the time went, from the metrics' differences: per service, the seconds each duration
+ * histogram summed over all its labels (requests served, subgraph fetches, database queries...), and
+ * per answered request of the load.
+ */
+function timeBreakdown(delta: Record<string, Record<string, number>>, answered: number) {
+  const breakdown: Record<
+    string,
+    Record<string, { seconds: number; msPerRequest: number; count: number }>
+  > = {};
+  for (const [service, values] of Object.entries(delta)) {
+    const byMetric: Record<string, { seconds: number; msPerRequest: number; count: number }> = {};
+    for (const [key, value] of Object.entries(values)) {
+      const match = /^(.*_seconds)_(sum|count)(?:\{|$)/.exec(key);
+      if (!match) continue;
+      const entry = byMetric[match[1]!] ?? { seconds: 0, msPerRequest: 0, count: 0 };
+      byMetric[match[1]!] = entry;
+      if (match[2] === "sum") entry.seconds += value;
+      else entry.count += value;
+    }
+    for (const entry of Object.values(byMetric)) {
+      entry.seconds = Math.round(entry.seconds * 1000) / 1000;
+      entry.msPerRequest = Math.round((entry.seconds / Math.max(1, answered)) * 1e6) / 1000;
+    }
+    if (Object.keys(byMetric).length) breakdown[service] = byMetric;
+  }
+  return breakdown;
+}
+
 const loadAtStart = loadAverage();
 const scratch = await createScratchDatabase(BASE_URL, "coditect_bch_mixed");
 const dataDir = await mkdtemp(join(tmpdir(), "coditect-bench-mixed-"));
@@ -211,9 +240,22 @@ try {
     );
     tried.push(run.result);
     if (held(run.result)) {
-      final = { ...run.result, cpu: run.cpu, cpuPressurePercent: run.cpuPressurePercent, metrics };
+      const answered = run.result.achievedPerSecond * SIZE.seconds;
+      final = {
+        ...run.result,
+        cpu: run.cpu,
+        cpuPressurePercent: run.cpuPressurePercent,
+        metrics: { timeBreakdown: timeBreakdown(metrics, answered), raw: metrics },
+      };
       console.log("CPU during the final run");
       console.table(run.cpu);
+      console.log("time summed by the services' duration histograms (ms per answered request)");
+      for (const [service, byMetric] of Object.entries(timeBreakdown(metrics, answered)))
+        console.log(
+          `  ${service}: ${Object.entries(byMetric)
+            .map(([name, t]) => `${name} ${t.msPerRequest} (${t.count})`)
+            .join(", ")}`,
+        );
       break;
     }
   }
