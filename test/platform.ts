@@ -56,6 +56,8 @@ export interface PlatformOptions {
   internalSecret?: string;
   keysDir?: string;
   issuer?: string;
+  /** Identity settings on top of the defaults (`LOGIN_MAX_FAILURES_PER_ACCOUNT`...), as in its environment. */
+  identity?: Record<string, string>;
   /** Gateway settings on top of the defaults (`QUERY_MAX_DEPTH`, `INTROSPECTION`...), as in its environment. */
   gateway?: Record<string, string>;
   /** Identity settings on top of the defaults (`JWT_KEYS_RELOAD_SECONDS`...), as in its environment. */
@@ -120,6 +122,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     { prisma },
   );
   identityHandler = identityApp.yoga;
+  closers.push(identityApp.close);
 
   const subgraphUrls = {
     tenants: `${tenants.url}/graphql`,

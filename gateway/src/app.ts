@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import { ApolloGateway } from "@apollo/gateway";
 import {
   checkReadiness,
@@ -32,6 +32,7 @@ export type { GatewayContext };
 import type { GatewayConfig } from "./env.ts";
 import { corsOptions, useVaryOrigin } from "./http/cors.ts";
 import { useCsrfPrevention } from "./http/csrf.ts";
+import { useRetryAfter } from "./http/retry-after.ts";
 import { graphiqlWithCsp, useSecurityHeaders } from "./http/security-headers.ts";
 import { websocketOriginAllowed } from "./http/websocket-origin.ts";
 import { useQueryLimits } from "./limits/query-limits.ts";
@@ -184,6 +185,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       useSecurityHeaders({ hstsMaxAge: config.HSTS_MAX_AGE, graphiqlScripts: graphiql.scriptHashes }),
       useVaryOrigin(),
       useAccessLog(logger),
+      useRetryAfter(),
       {
         async onRequest({ url, endResponse }) {
           if (url.pathname === "/readyz")
@@ -221,13 +223,17 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     ],
     maskedErrors: { maskError: gatewayMaskError(logger) },
     async context(initial): Promise<GatewayContext> {
-      const { request, principal, websocketPrincipal } = initial as {
+      const { request, principal, websocketPrincipal, req } = initial as {
         request?: Request;
         principal?: GatewayContext["principal"];
         websocketPrincipal?: GatewayContext["principal"];
+        /** Node's request, when served by node:http (the TCP peer's address). */
+        req?: IncomingMessage;
       };
       return {
         requestId: request ? requestIdOf(request) : randomUUID(),
+        // Signed into the internal context: what identity's per-address log-in limits key on.
+        clientAddress: clientAddressOf(req),
         principal:
           websocketPrincipal !== undefined
             ? websocketPrincipal

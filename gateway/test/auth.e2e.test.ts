@@ -109,6 +109,9 @@ const attacks: Array<[string, () => Promise<string>]> = [
   ["a real token followed by a second one", async () => `Bearer ${owner.token} ${owner.token}`],
   ["an expired token", async () => `Bearer ${await mint({ set: { iat: now() - 3600, exp: now() - 120 } })}`],
   ["a token without exp", async () => `Bearer ${await mint({ omit: ["exp"] })}`],
+  // Without its session id a token could not be refused when its session ends (log-out, removal).
+  ["a token without sid", async () => `Bearer ${await mint({ omit: ["sid"] })}`],
+  ["a token with a malformed sid", async () => `Bearer ${await mint({ set: { sid: "not-a-uuid" } })}`],
   [
     "a token not valid before ten minutes from now",
     async () => `Bearer ${await mint({ set: { nbf: now() + 600 } })}`,

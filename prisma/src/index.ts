@@ -3,6 +3,7 @@ export type {
   BillingCustomer,
   BillingEvent,
   Comment,
+  Invitation,
   Membership,
   Organization,
   OrganizationSlug,

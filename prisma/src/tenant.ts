@@ -13,6 +13,9 @@ export const TENANT_COLUMN = {
   Organization: "id",
   OrganizationSlug: "tenantId",
   Membership: "tenantId",
+  Invitation: "tenantId",
+  // Global (identity reads it through the raw client); scoped, a tenant would see only its own sessions.
+  RefreshTokenFamily: "tenantId",
   ApiKey: "tenantId",
   Project: "tenantId",
   Task: "tenantId",

@@ -1,6 +1,7 @@
 import { type Principal, ROLES, unauthenticated, userPrincipal } from "@app/common";
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { z } from "zod";
+import type { SessionRevocationCheck } from "./session-revocation.ts";
 
 /** Asymmetric algorithms only: `none` and HMAC (a public key used as a shared secret) are refused. */
 export const ACCEPTED_ALGORITHMS = ["EdDSA", "ES256"];
@@ -9,6 +10,8 @@ const accessTokenClaims = z.object({
   sub: z.uuid(),
   tid: z.uuid(),
   roles: z.array(z.enum(ROLES)).min(1),
+  /** The session (refresh-token family): refused once it has ended. */
+  sid: z.uuid(),
 });
 
 export interface AccessTokenSettings {
@@ -27,7 +30,11 @@ export interface AccessTokenSettings {
  * names an unknown `kid`, so rotated keys are picked up without a restart). No header means an
  * anonymous request; a header that does not verify is UNAUTHENTICATED, never anonymous.
  */
-export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: JWTVerifyGetKey) {
+export function createAccessTokenVerifier(
+  settings: AccessTokenSettings,
+  keys?: JWTVerifyGetKey,
+  sessions?: Pick<SessionRevocationCheck, "isRevoked">,
+) {
   const cacheMaxAge = (settings.jwksCacheSeconds ?? 600) * 1000;
   const jwks =
     keys ??
@@ -54,6 +61,7 @@ export function createAccessTokenVerifier(settings: AccessTokenSettings, keys?: 
       });
       const claims = accessTokenClaims.safeParse(payload);
       if (!claims.success) throw new Error("claims");
+      if (await sessions?.isRevoked(claims.data.sid)) throw new Error("session ended");
       return {
         ...userPrincipal({ userId: claims.data.sub, tenantId: claims.data.tid, roles: claims.data.roles }),
         // Long-lived connections (WebSockets) are closed when it passes.

@@ -5,6 +5,7 @@ import type { GatewayConfig } from "../env.ts";
 import { createAccessTokenVerifier } from "./access-token.ts";
 import { createApiKeyAuthenticator } from "./api-key.ts";
 import { createExternalOidcVerifier } from "./external-oidc.ts";
+import { createSessionRevocationCheck } from "./session-revocation.ts";
 
 export type AuthenticatedPrincipal = Principal & { expiresAt?: number };
 
@@ -79,6 +80,11 @@ export function createCredentials(
         }),
       }
     : undefined;
+  const sessions = createSessionRevocationCheck({
+    redisUrl: config.REDIS_URL,
+    cacheMs: config.SESSION_REVOCATION_CACHE_MS,
+    logger: deps.logger,
+  });
   const accessToken = createAccessTokenVerifier(
     {
       jwksUrl: config.JWKS_URL,
@@ -87,9 +93,13 @@ export function createCredentials(
       jwksCacheSeconds: config.JWKS_CACHE_SECONDS,
     },
     deps.keys,
+    sessions,
   );
   return {
     authenticate: createAuthenticator({ accessToken, apiKey: apiKeys.authenticate, external }),
-    close: apiKeys.close,
+    close: async () => {
+      await apiKeys.close();
+      await sessions.close();
+    },
   };
 }

@@ -16,12 +16,18 @@ const LIFETIME_SECONDS = 60;
 export interface InternalContext {
   requestId: string;
   principal: Principal | null;
+  /**
+   * The client's address as the gateway saw it (gateway/src/admission.ts clientAddressOf): what
+   * per-address limits key on. Nothing the client sends can set it.
+   */
+  clientAddress?: string;
 }
 
 /** What may be signed: a principal without `credential`/`scopes` is a user's (tests build them so). */
 export interface InternalContextInput {
   requestId: string;
   principal: (Omit<Principal, "credential" | "scopes"> & Partial<Principal>) | null;
+  clientAddress?: string;
 }
 
 const claims = z.object({
@@ -31,6 +37,7 @@ const claims = z.object({
   roles: z.array(z.enum(ROLES)).optional(),
   cred: z.enum(CREDENTIALS).optional(),
   scp: z.array(z.enum(SCOPES)).optional(),
+  ip: z.string().min(1).max(64).optional(),
 });
 
 function key(secret: string): Uint8Array {
@@ -48,6 +55,7 @@ export async function signInternalContext(secret: string, context: InternalConte
     ...(principal
       ? { tid: principal.tenantId, roles: principal.roles, cred: principal.credential, scp: principal.scopes }
       : {}),
+    ...(context.clientAddress ? { ip: context.clientAddress } : {}),
   })
     .setProtectedHeader({ alg: "HS256" })
     .setIssuer(ISSUER)
@@ -72,18 +80,19 @@ export async function verifyInternalContext(
     });
     const parsed = claims.safeParse(payload);
     if (!parsed.success) return null;
-    const { rid, tid, sub, roles, cred, scp } = parsed.data;
+    const { rid, tid, sub, roles, cred, scp, ip } = parsed.data;
+    const client = ip ? { clientAddress: ip } : {};
     // A principal is all or nothing: a tenant without a user (or the reverse) is not a valid claim.
     if ((tid === undefined) !== (sub === undefined)) return null;
-    if (!tid || !sub) return { requestId: rid, principal: null };
+    if (!tid || !sub) return { requestId: rid, principal: null, ...client };
     // No `cred`: signed by a gateway from before API keys (a rolling deploy), which knew only users.
     const principal = userPrincipal({ tenantId: tid, userId: sub, roles: roles ?? [] });
     if (cred === "apiKey") {
       // A key's scopes are never implied: a key context without them is malformed.
       if (!scp) return null;
-      return { requestId: rid, principal: { ...principal, credential: cred, scopes: scp } };
+      return { requestId: rid, principal: { ...principal, credential: cred, scopes: scp }, ...client };
     }
-    return { requestId: rid, principal: scp ? { ...principal, scopes: scp } : principal };
+    return { requestId: rid, principal: scp ? { ...principal, scopes: scp } : principal, ...client };
   } catch {
     return null;
   }

@@ -1,5 +1,12 @@
-import { parseEnv, port, subgraphEnv } from "@app/common/env";
+import { parseEnv, port, redisUrl, subgraphEnv } from "@app/common/env";
 import { z } from "zod";
+
+/** A duration in whole seconds: at least one, at most a year. */
+const seconds = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(366 * 86_400);
 
 export const identityEnv = subgraphEnv.extend({
   PORT: port.default(4002),
@@ -10,6 +17,21 @@ export const identityEnv = subgraphEnv.extend({
   JWT_ISSUER: z.url().default("http://localhost:4002"),
   JWT_AUDIENCE: z.string().min(1).default("coditect-platform"),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+  /**
+   * Log-in failure counters (shared by every replica) and the ended-session list the gateway reads.
+   * Without it: counters live in this process only and ended sessions' access tokens stay valid
+   * until they expire (ACCESS_TOKEN_TTL_SECONDS).
+   */
+  REDIS_URL: redisUrl.optional(),
+  /** A session (refresh-token family) ends this long after log-in, however often it is refreshed. */
+  REFRESH_TOKEN_TTL_SECONDS: seconds.default(30 * 86_400),
+  PASSWORD_RESET_TTL_SECONDS: seconds.default(3_600),
+  EMAIL_VERIFICATION_TTL_SECONDS: seconds.default(86_400),
+  INVITATION_TTL_SECONDS: seconds.default(7 * 86_400),
+  /** Failed log-ins allowed per account, and per client address, within LOGIN_FAILURE_WINDOW_SECONDS. */
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
+  LOGIN_FAILURE_WINDOW_SECONDS: seconds.default(900),
 });
 export type IdentityConfig = z.infer<typeof identityEnv>;
 

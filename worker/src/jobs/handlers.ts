@@ -1,6 +1,7 @@
 import type { Logger } from "@app/common";
 import { z } from "zod";
 import type { Mailer } from "../mail/mailer.ts";
+import { createAccountMailHandlers } from "./account-mail.ts";
 import type { BillingJobs } from "./billing-jobs.ts";
 import type { QueueName } from "./queues.ts";
 
@@ -34,6 +35,7 @@ const OUTBOX_RETENTION_DAYS = 7;
 
 export function createHandlers(deps: HandlerDeps): Record<QueueName, JobHandler> {
   return {
+    ...createAccountMailHandlers(deps),
     async "email.welcome"(data, ctx) {
       const job = welcomeJob.parse(data);
       await deps.mailer.send({

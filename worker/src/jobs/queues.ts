@@ -1,4 +1,5 @@
 import type PgBoss from "pg-boss";
+import { ACCOUNT_MAIL_QUEUES } from "./account-mail.ts";
 
 /** A queue's retry, timeout and retention policy; every queue has a dead-letter queue `<name>.dead`. */
 export interface QueueDefinition {
@@ -18,6 +19,7 @@ export const QUEUES = {
   /** Gateway usage counts from Redis into usage records and Stripe meter events (cron). */
   "usage.flush": { retryLimit: 3, retryDelay: 30, expireInSeconds: 300 },
   "email.welcome": { retryLimit: 5, retryDelay: 10, expireInSeconds: 60 },
+  ...ACCOUNT_MAIL_QUEUES,
   "outbox.cleanup": { retryLimit: 2, retryDelay: 60, expireInSeconds: 300 },
 } satisfies Record<string, QueueDefinition>;
 export type QueueName = keyof typeof QUEUES;
