@@ -170,7 +170,9 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     healthCheckEndpoint: "/healthz",
     landingPage: false,
     logging: false,
-    graphiql: config.GRAPHIQL ? { title: "CODITECT Platform" } : false,
+    // Subscriptions from the explorer over graphql-ws, as other clients'; the header editor's token goes
+    // with each operation (subscriptions/websocket.ts).
+    graphiql: config.GRAPHIQL ? { title: "CODITECT Platform", subscriptionsProtocol: "WS" } : false,
     // GraphiQL's scripts inlined into the page, so the explorer works without reaching a CDN.
     renderGraphiQL: graphiql.render,
     cors: corsOptions(config.CORS_ORIGINS),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
-import { type Platform, startGateway, startPlatform } from "../../test/platform.ts";
+import { type Platform, signUpTenant, startGateway, startPlatform } from "../../test/platform.ts";
 
 /**
  * Cross-site WebSocket hijacking: any page a user visits can open a WebSocket to the gateway, and CORS
@@ -54,5 +54,47 @@ describe("the gateway's WebSocket handshake", () => {
   it("in development allows localhost pages on any port and nothing else", async () => {
     expect(await handshake(platform.gatewayWsUrl, "http://localhost:5173")).toBe("ack");
     expect(await handshake(platform.gatewayWsUrl, "http://localhost.evil.example")).toBe(403);
+  });
+});
+
+/** One operation over a connection opened without a token; the token goes in `extensions.headers`. */
+function operationWithHeaderToken(url: string, query: string, authorization: string) {
+  return new Promise<{ type: string; payload: unknown }>((resolve, reject) => {
+    const socket = new WebSocket(url, "graphql-transport-ws");
+    socket.once("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: {} })));
+    socket.on("message", (data) => {
+      const message = JSON.parse(String(data)) as { type: string; payload: unknown };
+      if (message.type === "connection_ack")
+        socket.send(
+          JSON.stringify({
+            id: "1",
+            type: "subscribe",
+            payload: { query, extensions: { headers: { Authorization: authorization } } },
+          }),
+        );
+      else {
+        socket.close();
+        resolve(message);
+      }
+    });
+    socket.once("error", reject);
+  });
+}
+
+describe("a token per operation (GraphiQL's header editor)", () => {
+  it("authenticates the operation it comes with, and refuses a forged one with UNAUTHENTICATED", async () => {
+    const { token } = await signUpTenant(platform.gatewayUrl, "ws-header");
+    const query = "{ currentOrganization { name } }";
+    expect(await operationWithHeaderToken(platform.gatewayWsUrl, query, `Bearer ${token}`)).toEqual({
+      id: "1",
+      type: "next",
+      payload: { data: { currentOrganization: { name: "ws-header Inc" } } },
+    });
+    const forged = await operationWithHeaderToken(
+      platform.gatewayWsUrl,
+      query,
+      `Bearer ${token.slice(0, -4)}AAAA`,
+    );
+    expect(forged).toMatchObject({ type: "error", payload: [{ extensions: { code: "UNAUTHENTICATED" } }] });
   });
 });

@@ -103,19 +103,48 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
   wsServer.on("connection", (socket, request) => watchForSlowConsumer(socket, request.socket, options));
   type Extra = { principal?: Principal | null; expiry?: NodeJS.Timeout };
 
+  /** The connection closes with 4403 when the token it was authorised with expires. */
+  function closeAtExpiry(
+    extra: Extra & { socket: WebSocket },
+    principal: (Principal & { expiresAt?: number }) | null,
+  ) {
+    if (!principal?.expiresAt || extra.expiry) return;
+    extra.expiry = setTimeout(
+      () => extra.socket.close(CLOSE_CODES.FORBIDDEN, "Forbidden: the access token expired"),
+      Math.max(0, principal.expiresAt * 1000 - Date.now()),
+    );
+  }
+
+  /**
+   * A connection opened without a token may name one per operation, in `extensions.headers`: that is
+   * how GraphiQL sends what its header editor holds. It is verified like connection_init's, binds only
+   * that operation, and its expiry closes the connection (4403) as connection_init's would.
+   */
+  async function operationPrincipal(
+    payload: SubscribePayload,
+    extra: Extra & { socket: WebSocket },
+  ): Promise<Principal | null> {
+    const headers = (payload.extensions as { headers?: Record<string, unknown> } | undefined)?.headers;
+    const authorization = authorizationOf(headers);
+    if (!authorization) return null;
+    try {
+      const principal = await options.authenticate(authorization);
+      closeAtExpiry(extra, principal);
+      return principal;
+    } catch {
+      throw new GraphQLError("The access token is invalid or expired.", {
+        extensions: { code: "UNAUTHENTICATED" },
+      });
+    }
+  }
+
   const disposable = useServer<Record<string, unknown>, Extra>(
     {
       async onConnect(ctx) {
         try {
           const principal = await options.authenticate(authorizationOf(ctx.connectionParams));
           ctx.extra.principal = principal;
-          if (principal?.expiresAt) {
-            const ms = principal.expiresAt * 1000 - Date.now();
-            ctx.extra.expiry = setTimeout(
-              () => ctx.extra.socket.close(CLOSE_CODES.FORBIDDEN, "Forbidden: the access token expired"),
-              Math.max(0, ms),
-            );
-          }
+          closeAtExpiry(ctx.extra, principal);
           return true;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
@@ -126,9 +155,10 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
       },
       async onSubscribe(ctx, _id, received) {
         let payload = received;
+        let principal = ctx.extra.principal ?? null;
         try {
-          payload =
-            (await options.admit?.(received, ctx.extra.principal ?? null, ctx.extra.request)) ?? received;
+          principal ??= await operationPrincipal(received, ctx.extra);
+          payload = (await options.admit?.(received, principal, ctx.extra.request)) ?? received;
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
           throw error;
@@ -137,7 +167,7 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
-          websocketPrincipal: ctx.extra.principal ?? null,
+          websocketPrincipal: principal,
         });
         const args: ExecutionArgs = {
           schema,
