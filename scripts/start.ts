@@ -7,7 +7,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv, port, postgresUrl, redisUrl } from "@app/common/env";
-import { ensureDatabase, migrate } from "@app/db";
+import { databaseRoleUrls, ensureDatabase, migrate } from "@app/db";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "@app/db/embedded";
 import { z } from "zod";
 import { SUBGRAPHS } from "./subgraphs.ts";
@@ -134,6 +134,7 @@ try {
   const { applied } = await migrate(databaseUrl);
   say(applied.length ? `applied migrations: ${applied.join(", ")}` : "database schema is up to date");
   const secrets = await loadSecrets();
+  const roles = databaseRoleUrls(databaseUrl);
 
   const gatewayPort = env.PORT_BASE;
   const identityPort = env.PORT_BASE + 1 + SUBGRAPHS.findIndex((s) => s.name === "identity");
@@ -150,6 +151,10 @@ try {
     subgraphUrls[urlEnv] = `http://localhost:${subgraphPort}/graphql`;
     startService(name, `subgraphs/${name}`, {
       ...shared,
+      // Row-level security holds the subgraphs to one tenant per transaction; the named cross-tenant
+      // places (sign-up, log-in, administration) get a role of their own. Both derive from the owner's URL.
+      DATABASE_URL: roles.app,
+      DATABASE_CROSS_TENANT_URL: roles.crossTenant,
       PORT: String(subgraphPort),
       ...(name === "identity" ? { JWT_KEYS_DIR: join(dataDir, "keys"), JWT_ISSUER: issuer } : {}),
     });

@@ -235,7 +235,8 @@ describe("docker-compose.yml", () => {
     }
     // Gateway: four subgraph URLs, the JWKS and Redis; subgraphs and migrate: the database; worker: database
     // and Redis.
-    expect(checked).toBe(SUBGRAPHS.length + 2 + SUBGRAPHS.length + 1 + 2);
+    // Subgraphs name the database twice: as the application role and as the cross-tenant role.
+    expect(checked).toBe(SUBGRAPHS.length + 2 + 2 * SUBGRAPHS.length + 1 + 2);
 
     const gateway = config("gateway");
     for (const subgraph of SUBGRAPHS) {
@@ -263,10 +264,19 @@ describe("docker-compose.yml", () => {
   });
 
   it("connects every service and the migrations to the Citus coordinator's database", () => {
-    const urls = [...SUBGRAPHS.map((s) => s.name), "worker", "migrate"].map(
-      (name) => service(name).environment.DATABASE_URL,
+    const urls = [...SUBGRAPHS.map((s) => s.name), "worker", "migrate"].flatMap((name) =>
+      [service(name).environment.DATABASE_URL, service(name).environment.DATABASE_CROSS_TENANT_URL].filter(
+        (u): u is string => u !== undefined,
+      ),
     );
-    expect(new Set(urls).size).toBe(1);
+    // One server and database; the subgraphs as the row-level-security roles, migrations and worker as the owner.
+    expect(new Set(urls.map((u) => new URL(u).host + new URL(u).pathname)).size).toBe(1);
+    for (const subgraph of SUBGRAPHS) {
+      const env = service(subgraph.name).environment;
+      expect(new URL(env.DATABASE_URL!).username, subgraph.name).toBe("coditect_app");
+      expect(new URL(env.DATABASE_CROSS_TENANT_URL!).username, subgraph.name).toBe("coditect_cross_tenant");
+    }
+    expect(new URL(service("migrate").environment.DATABASE_URL!).username).toBe("postgres");
     const url = new URL(urls[0]!);
     expect(isCitus(url.hostname)).toBe(true);
     expect(setupScript).toContain(`citus_set_coordinator_host('${url.hostname}', ${url.port})`);

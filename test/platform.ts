@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listen, type RunningServer } from "@app/common";
-import { createPrismaClient, newId, type PrismaClient } from "@app/db";
+import { createPrismaClient, databaseRoleUrls, newId, type PrismaClient } from "@app/db";
 import { createGatewayApp } from "../gateway/src/app.ts";
 import { gatewayEnv } from "../gateway/src/env.ts";
 import { createBillingApp } from "../subgraphs/billing/src/app.ts";
@@ -27,8 +27,9 @@ export interface Platform {
   /** Identity's signing-key folder (`signing-keys.json`): tests mint tokens with the real key. */
   keysDir: string;
   issuer: string;
+  /** The owner's client: tests seed and inspect every tenant's rows with it (no row-level security). */
   prisma: PrismaClient;
-  /** SQL statements sent through the shared client since the last reset. */
+  /** SQL statements the services sent (both their roles' clients) since the last reset. */
   queries: string[];
   /** Every GraphQL request a subgraph received, in order (health probes left out). */
   subgraphCalls: SubgraphCall[];
@@ -77,13 +78,24 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
   const ownKeys = !options.keysDir;
   const keysDir = options.keysDir ?? (await mkdtemp(join(tmpdir(), "coditect-keys-")));
   const queries: string[] = [];
-  const prisma = createPrismaClient({
-    connectionString: databaseUrl,
+  const prisma = createPrismaClient({ connectionString: databaseUrl, poolSize: 3 });
+  // The services connect as in production: the application role (row-level security) and the
+  // cross-tenant role for the named places that cross tenants.
+  const roles = databaseRoleUrls(databaseUrl);
+  const appPrisma = createPrismaClient({
+    connectionString: roles.app,
     poolSize: 5,
     onQuery: (sql) => queries.push(sql),
   });
+  const crossTenant = createPrismaClient({
+    connectionString: roles.crossTenant,
+    poolSize: 2,
+    onQuery: (sql) => queries.push(sql),
+  });
+  const services = { prisma: appPrisma, crossTenant };
   const common = {
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: roles.app,
+    DATABASE_CROSS_TENANT_URL: roles.crossTenant,
     INTERNAL_CONTEXT_SECRET: internalSecret,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     NODE_ENV: "test",
@@ -104,13 +116,11 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
       return handler(req, res);
     };
 
-  const tenants = await serve(
-    counted("tenants", createTenantsApp(tenantsEnv.parse(common), { prisma }).yoga),
-  );
-  const projectsApp = createProjectsApp(projectsEnv.parse(common), { prisma });
+  const tenants = await serve(counted("tenants", createTenantsApp(tenantsEnv.parse(common), services).yoga));
+  const projectsApp = createProjectsApp(projectsEnv.parse(common), services);
   closers.push(projectsApp.close);
   const projects = await serve(counted("projects", projectsApp.yoga));
-  const billingApp = createBillingApp(billingEnv.parse({ ...common, ...options.billing }), { prisma });
+  const billingApp = createBillingApp(billingEnv.parse({ ...common, ...options.billing }), services);
   closers.push(billingApp.close);
   const billing = await serve(counted("billing", billingApp.yoga));
   // Identity's issuer names its own URL, known only once it listens: listen first, then build.
@@ -119,7 +129,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
   const issuer = options.issuer ?? identity.url;
   const identityApp = await createIdentityApp(
     identityEnv.parse({ ...common, JWT_KEYS_DIR: keysDir, JWT_ISSUER: issuer, ...options.identity }),
-    { prisma },
+    services,
   );
   identityHandler = identityApp.yoga;
   closers.push(identityApp.close);
@@ -147,7 +157,14 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
   if (options.worker) {
     const mailDir = await mkdtemp(join(tmpdir(), "coditect-mail-"));
     const started = await createWorkerApp(
-      workerEnv.parse({ ...common, MAIL_DIR: mailDir, RELAY_POLL_MS: "20", ...options.workerSettings }),
+      // The worker crosses tenants (relay, jobs) and owns pg-boss's schema: the owner's URL.
+      workerEnv.parse({
+        ...common,
+        DATABASE_URL: databaseUrl,
+        MAIL_DIR: mailDir,
+        RELAY_POLL_MS: "20",
+        ...options.workerSettings,
+      }),
       { pollingIntervalSeconds: 0.5 },
     );
     await started.start(0);
@@ -174,7 +191,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
       await gatewayApp.close();
       await Promise.all(servers.map((s) => s.close()));
       for (const close of closers) await close();
-      await prisma.$disconnect();
+      await Promise.all([prisma.$disconnect(), appPrisma.$disconnect(), crossTenant.$disconnect()]);
       if (ownKeys) await rm(keysDir, { recursive: true, force: true });
     },
   };
@@ -225,6 +242,14 @@ export async function gql<T = Record<string, any>>(
   });
   const body = (await response.json()) as Omit<GraphQLResponse<T>, "status" | "headers">;
   return { ...body, status: response.status, headers: response.headers };
+}
+
+/**
+ * The statements that read or write data, without the transaction around each tenant operation
+ * (BEGIN, `SET LOCAL app.tenant_id`, COMMIT) that row-level security needs.
+ */
+export function dataQueries(statements: readonly string[]): string[] {
+  return statements.filter((sql) => !/^\s*(BEGIN|COMMIT|ROLLBACK|SET LOCAL app\.tenant_id\b)/i.test(sql));
 }
 
 let counter = 0;

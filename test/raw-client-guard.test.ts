@@ -77,6 +77,23 @@ describe("raw database access stays in its named places", () => {
     expect(offenders.filter((o) => !allowedWorker(o))).toEqual([]);
   });
 
+  it("hands the cross-tenant role's client only to the named places", () => {
+    // `crossTenant` connects as coditect_cross_tenant, which row-level security lets through every
+    // tenant: each file that touches it is listed here with its reason.
+    const CROSS_TENANT: Record<string, string> = {
+      "packages/common/src/subgraph.ts": "creates the client from DATABASE_CROSS_TENANT_URL",
+      "subgraphs/tenants/src/app.ts": "passes it to the context",
+      "subgraphs/identity/src/app.ts": "passes it to the context",
+      "subgraphs/projects/src/app.ts": "passes it to the context",
+      "subgraphs/billing/src/app.ts": "passes it to the Stripe webhook route",
+      "subgraphs/billing/src/modules/webhooks/webhooks.route.ts": "customer -> tenant lookup of a webhook",
+      "subgraphs/identity/src/context.ts": "sign-up and log-in (ctx.accounts)",
+      "subgraphs/tenants/src/context.ts": "public lookups, platform administration, account deletion",
+    };
+    const users = files.filter((file) => /\bcrossTenant\b/.test(readFileSync(join(ROOT, file), "utf8")));
+    expect(users.filter((file) => !(file in CROSS_TENANT))).toEqual([]);
+  });
+
   it("uses the cross-tenant context members only where they are meant", () => {
     const uses = (member: string) =>
       files.filter((file) => new RegExp(`ctx\\.${member}\\b`).test(readFileSync(join(ROOT, file), "utf8")));

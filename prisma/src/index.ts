@@ -38,10 +38,18 @@ export { isUuid, isUuidV7, newId } from "./ids.ts";
 export { ensureDatabase, migrate } from "./migrate.ts";
 export { emitEvent, type OutboxEventInput, type OutboxWriter } from "./outbox.ts";
 export {
+  APP_ROLE,
+  CROSS_TENANT_ROLE,
+  type DatabaseRole,
+  databaseRoleUrls,
+  roleUrl,
+} from "./roles.ts";
+export {
   type FindManySqlArgs,
   forTenant,
   type SqlModel,
   scopeArgs,
+  setTenantSql,
   TENANT_COLUMN,
   type TenantClient,
   type TenantSql,

@@ -3,6 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { setRolePasswords } from "./roles.ts";
 
 /** prisma/migrations: one folder per migration, `<timestamp>_<name>/migration.sql` (Prisma's layout). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
@@ -83,6 +84,7 @@ export async function migrate(connectionString: string, dir = MIGRATIONS_DIR): P
       }
       result.applied.push(m.name);
     }
+    await setRolePasswords(client, connectionString);
     return result;
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});

@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, inject, it } from "vitest";
 import {
   createPrismaClient,
+  databaseRoleUrls,
   forTenant,
   newId,
   Prisma,
@@ -16,9 +17,14 @@ import {
 } from "./index.ts";
 
 const prisma = createPrismaClient({ connectionString: inject("databaseUrl"), poolSize: 4 });
+/** The services' role: row-level security holds it to the tenant the scoped client sets. */
+const appPrisma = createPrismaClient({
+  connectionString: databaseRoleUrls(inject("databaseUrl")).app,
+  poolSize: 4,
+});
 
 afterAll(async () => {
-  await prisma.$disconnect();
+  await Promise.all([prisma.$disconnect(), appPrisma.$disconnect()]);
 });
 
 interface Tenant {
@@ -54,7 +60,7 @@ async function seedTenant(label: string): Promise<Tenant> {
 async function seed() {
   const a = await seedTenant("a");
   const b = await seedTenant("b");
-  return { a, b, db: tenantClient(prisma, a.id) };
+  return { a, b, db: tenantClient(appPrisma, a.id) };
 }
 
 /** Everything a tenant owns, read through the raw client: compared before and after to prove B is intact. */

@@ -169,25 +169,49 @@ export function scopeArgs(model: string, operation: string, args: Args | undefin
 }
 
 /**
+ * The statement that names the tenant of the current transaction for row-level security: a literal, as
+ * SET takes no parameters and Citus propagates only `SET LOCAL` to its workers, built from a validated
+ * uuid, so nothing but a uuid can reach it.
+ */
+export function setTenantSql(tenantId: string): string {
+  assertTenantId(tenantId);
+  return `SET LOCAL app.tenant_id = '${tenantId}'`;
+}
+
+/** Prisma's own parameters of a query hook; `transaction` is set inside a batch or interactive one. */
+type InternalParams = { __internalParams?: { transaction?: unknown } };
+
+/**
  * Prisma Client extension that confines every operation on tenant-owned models to one tenant: it pins
  * the tenant in `where` and `data`, and throws on a missing or malformed tenant id or on arguments that
  * name another tenant. It fails closed: there is no way to build it without a valid tenant id.
+ *
+ * Row-level security is the second line: an operation outside a transaction runs in a transaction of
+ * its own that first sets the tenant (`SET LOCAL app.tenant_id`), batched with it (BEGIN, SET, query,
+ * COMMIT on one connection). Inside a transaction the tenant client set the tenant when the transaction
+ * began (see `tenantClient`), so the operation runs as it is.
  *
  * It sees top-level operations only, so nested writes are refused; nested reads (`include`, relation
  * filters) follow foreign keys that include `tenant_id` and cannot leave the tenant.
  */
 export function forTenant(tenantId: string) {
-  assertTenantId(tenantId);
-  return Prisma.defineExtension({
-    name: "forTenant",
-    query: {
-      $allModels: {
-        $allOperations({ model, operation, args, query }) {
-          return query(scopeArgs(model, operation, args as Args, tenantId));
+  const setTenant = setTenantSql(tenantId);
+  return Prisma.defineExtension((client) =>
+    client.$extends({
+      name: "forTenant",
+      query: {
+        $allModels: {
+          $allOperations({ model, operation, args, query, ...internal }) {
+            const scoped = query(scopeArgs(model, operation, args as Args, tenantId));
+            if ((internal as InternalParams).__internalParams?.transaction) return scoped;
+            return client
+              .$transaction([client.$executeRawUnsafe(setTenant), scoped])
+              .then(([, result]) => result);
+          },
         },
       },
-    },
-  });
+    }),
+  );
 }
 
 const RAW_METHODS = new Set([
@@ -233,7 +257,7 @@ export interface TenantSql {
 const camel = (column: string) => column.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 async function findManySql(
-  client: { $queryRaw<T>(query: Prisma.Sql): PromiseLike<T> },
+  run: (query: Prisma.Sql) => PromiseLike<Record<string, unknown>[]>,
   tenantId: string,
   model: SqlModel,
   args: FindManySqlArgs,
@@ -245,7 +269,7 @@ async function findManySql(
   const query = args.partitionBy
     ? Prisma.sql`SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY ${args.partitionBy} ORDER BY ${args.orderBy}) AS "_rank" ${from}) AS t WHERE t."_rank" <= ${args.take} ORDER BY ${args.partitionBy}, ${args.orderBy}`
     : Prisma.sql`SELECT t.* ${from} ORDER BY ${args.orderBy} LIMIT ${args.take}`;
-  const rows = await client.$queryRaw<Record<string, unknown>[]>(query);
+  const rows = await run(query);
   return rows.map((row) => {
     const out: Record<string, unknown> = {};
     for (const [column, value] of Object.entries(row)) if (column !== "_rank") out[camel(column)] = value;
@@ -253,11 +277,21 @@ async function findManySql(
   });
 }
 
+/** What the guard needs of the scoped client or of its transaction client. */
+interface RawClient {
+  $queryRaw<T>(query: Prisma.Sql): Prisma.PrismaPromise<T>;
+  $executeRawUnsafe(query: string): Prisma.PrismaPromise<number>;
+  $transaction(arg: unknown, options?: unknown): Promise<unknown>;
+}
+
 /**
  * Hides raw SQL and connection control, also on the client an interactive transaction hands out, and
- * adds `$findManySql`, bound to the tenant.
+ * adds `$findManySql`, bound to the tenant. Every transaction begins by setting the tenant for
+ * row-level security; so does `$findManySql` outside one (model operations do it in `forTenant`).
  */
-function guard<T extends object>(client: T, tenantId: string): T {
+function guard<T extends object>(client: T, tenantId: string, inTransaction: boolean): T {
+  const setTenant = setTenantSql(tenantId);
+  const raw = client as unknown as RawClient;
   return new Proxy(client, {
     get(target, property, receiver) {
       if (typeof property === "string" && RAW_METHODS.has(property)) {
@@ -266,15 +300,32 @@ function guard<T extends object>(client: T, tenantId: string): T {
         };
       }
       if (property === "$findManySql") {
-        return (model: SqlModel, args: FindManySqlArgs) =>
-          findManySql(target as never, tenantId, model, args);
+        const run = (query: Prisma.Sql) =>
+          inTransaction
+            ? raw.$queryRaw<Record<string, unknown>[]>(query)
+            : raw
+                .$transaction([raw.$executeRawUnsafe(setTenant), raw.$queryRaw(query)])
+                .then((results) => (results as [number, Record<string, unknown>[]])[1]);
+        return (model: SqlModel, args: FindManySqlArgs) => findManySql(run, tenantId, model, args);
       }
       const value = Reflect.get(target, property, receiver);
       if (property === "$transaction" && typeof value === "function") {
-        return (arg: unknown, options?: unknown) =>
-          typeof arg === "function"
-            ? value.call(target, (tx: object) => arg(guard(tx, tenantId)), options)
-            : value.call(target, arg, options);
+        return (arg: unknown, options?: unknown) => {
+          if (typeof arg === "function") {
+            return value.call(
+              target,
+              async (tx: RawClient & object) => {
+                await tx.$executeRawUnsafe(setTenant);
+                return arg(guard(tx, tenantId, true));
+              },
+              options,
+            );
+          }
+          if (!Array.isArray(arg)) throw new TypeError("$transaction takes a function or an array");
+          return (
+            value.call(target, [raw.$executeRawUnsafe(setTenant), ...arg], options) as Promise<unknown[]>
+          ).then((results) => results.slice(1));
+        };
       }
       return value;
     },
@@ -313,7 +364,7 @@ interface TenantTransactions {
  * SQL door, and it pins the tenant itself.
  */
 export function tenantClient(prisma: PrismaClient, tenantId: string): TenantClient {
-  return guard(scopedClient(prisma, tenantId), tenantId) as unknown as TenantClient;
+  return guard(scopedClient(prisma, tenantId), tenantId, false) as unknown as TenantClient;
 }
 
 export type TenantClient = Omit<ScopedClient, HiddenMethods | "$transaction"> &

@@ -58,6 +58,12 @@ export const subgraphEnv = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATABASE_URL: postgresUrl,
+  /**
+   * The cross-tenant role's URL (`coditect_cross_tenant`), for the named places that cross tenants on
+   * purpose (sign-up, log-in, platform administration). Unset: DATABASE_URL serves them too, which works
+   * only when that role is not held to one tenant by row-level security.
+   */
+  DATABASE_CROSS_TENANT_URL: postgresUrl.optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   INTERNAL_CONTEXT_SECRET: z.string().min(32, "must be at least 32 characters (shared with the gateway)"),
 });

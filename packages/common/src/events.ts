@@ -1,3 +1,4 @@
+import { setTenantSql } from "@app/db";
 import { Redis } from "ioredis";
 import pg from "pg";
 import type { Logger } from "./logger.ts";
@@ -165,11 +166,23 @@ export function createPostgresEventBus(databaseUrl: string, logger: Logger): Eve
     },
     async (event) => {
       if (!event.ref) return event;
-      const { rows } = await reader.query<{ payload: unknown }>(
-        "SELECT payload FROM outbox_events WHERE tenant_id = $1 AND seq = $2",
-        [event.tenantId, event.seq],
-      );
-      return { ...event, payload: rows[0]?.payload, ref: undefined };
+      // The application role sees a tenant's rows only inside a transaction that names the tenant.
+      const client = await reader.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query(setTenantSql(event.tenantId));
+        const { rows } = await client.query<{ payload: unknown }>(
+          "SELECT payload FROM outbox_events WHERE tenant_id = $1 AND seq = $2",
+          [event.tenantId, event.seq],
+        );
+        await client.query("COMMIT");
+        return { ...event, payload: rows[0]?.payload, ref: undefined };
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
     },
     logger,
   );

@@ -155,6 +155,7 @@ export function createSubgraph<TContext extends object>(options: SubgraphOptions
 export interface SubgraphAppConfig {
   LOG_LEVEL: string;
   DATABASE_URL: string;
+  DATABASE_CROSS_TENANT_URL?: string;
   DATABASE_POOL_SIZE: number;
   INTERNAL_CONTEXT_SECRET: string;
 }
@@ -167,8 +168,19 @@ export function createSubgraphApp<TContext extends object>(options: {
   name: string;
   config: SubgraphAppConfig;
   prisma?: PrismaClient;
+  /** The cross-tenant role's client a test shares; otherwise built from DATABASE_CROSS_TENANT_URL. */
+  crossTenant?: PrismaClient;
   resolvers: ReadonlyArray<object>;
-  createContext(prisma: PrismaClient, logger: Logger): (internal: InternalContext) => TContext;
+  /**
+   * `prisma` connects as the application role, held to one tenant by row-level security: contexts turn
+   * it into the tenant-scoped client. `crossTenant` is for the named places that cross tenants on
+   * purpose (test/raw-client-guard.test.ts lists them).
+   */
+  createContext(
+    prisma: PrismaClient,
+    logger: Logger,
+    crossTenant: PrismaClient,
+  ): (internal: InternalContext) => TContext;
   routes?: Routes;
   /** What `/readyz` checks besides the database (Redis...). */
   readiness?: Record<string, ReadinessCheck>;
@@ -185,13 +197,20 @@ export function createSubgraphApp<TContext extends object>(options: {
       poolSize: config.DATABASE_POOL_SIZE,
       onQuery: (sql, ms) => metrics.databaseQuery(sql, ms / 1000),
     });
+  // Cross-tenant work is rare (sign-up, log-in, administration): a small pool of its own.
+  const ownCrossTenant = !options.crossTenant && config.DATABASE_CROSS_TENANT_URL !== undefined;
+  const crossTenant =
+    options.crossTenant ??
+    (config.DATABASE_CROSS_TENANT_URL
+      ? createPrismaClient({ connectionString: config.DATABASE_CROSS_TENANT_URL, poolSize: 2 })
+      : prisma);
   let draining = false;
   const yoga = createSubgraph({
     name,
     resolvers: options.resolvers,
     internalSecret: config.INTERNAL_CONTEXT_SECRET,
     logger,
-    createContext: options.createContext(prisma, logger),
+    createContext: options.createContext(prisma, logger, crossTenant),
     routes: options.routes,
     metrics,
     readiness: {
@@ -213,6 +232,7 @@ export function createSubgraphApp<TContext extends object>(options: {
     async close() {
       await options.onClose?.();
       await prisma.$disconnect();
+      if (ownCrossTenant) await crossTenant.$disconnect();
     },
   };
 }

@@ -19,7 +19,7 @@ import { userResolvers } from "./modules/users/users.resolvers.ts";
 /** Builds the identity subgraph; it also serves the JWKS the gateway verifies access tokens with. */
 export async function createIdentityApp(
   config: IdentityConfig,
-  deps: { prisma?: PrismaClient } = {},
+  deps: { prisma?: PrismaClient; crossTenant?: PrismaClient } = {},
 ) {
   const keys = await loadSigningKeys(config.JWT_KEYS_DIR, {
     reloadSeconds: config.JWT_KEYS_RELOAD_SECONDS,
@@ -59,6 +59,7 @@ export async function createIdentityApp(
     name: "identity",
     config,
     prisma: deps.prisma,
+    crossTenant: deps.crossTenant,
     resolvers: [
       { DateTime: DateTimeScalar },
       accountResolvers,
@@ -66,7 +67,7 @@ export async function createIdentityApp(
       membershipResolvers,
       invitationResolvers,
     ],
-    createContext: (prisma, logger) => contextFactory(prisma, logger, services),
+    createContext: (prisma, logger, crossTenant) => contextFactory(prisma, logger, services, crossTenant),
     routes: {
       "/.well-known/jwks.json": () =>
         Response.json(keys.jwks, { headers: { "cache-control": "public, max-age=300" } }),

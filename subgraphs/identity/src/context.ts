@@ -26,7 +26,7 @@ export interface IdentityServices {
 export interface Context extends TenantContext, IdentityServices {
   readonly loaders: UserLoaders;
   /**
-   * Raw client for the accounts, sessions and invitation-acceptance code: global tables (users, e-mails,
+   * The cross-tenant role's client, for the accounts, sessions and invitation-acceptance code: global tables (users, e-mails,
    * tokens, sessions), sign-up and log-in, which run before a tenant exists and read the user's
    * memberships in every organization.
    */
@@ -35,13 +35,18 @@ export interface Context extends TenantContext, IdentityServices {
   readonly clientAddress: string;
 }
 
-export function contextFactory(prisma: PrismaClient, logger: Logger, services: IdentityServices) {
+export function contextFactory(
+  prisma: PrismaClient,
+  logger: Logger,
+  services: IdentityServices,
+  crossTenant: PrismaClient,
+) {
   return (internal: InternalContext): Context => {
     const ctx = tenantContext(internal, logger, prisma);
     return {
       ...ctx,
       ...services,
-      accounts: prisma,
+      accounts: crossTenant,
       clientAddress: internal.clientAddress ?? "unknown",
       loaders: deferred(() => createUserLoaders(ctx.db)),
     };

@@ -13,7 +13,10 @@ import { createSubscriptionResolvers } from "./modules/subscriptions/subscriptio
 import { taskResolvers } from "./modules/tasks/tasks.resolvers.ts";
 
 /** Builds the projects subgraph; `index.ts` listens, tests serve it on port 0. */
-export function createProjectsApp(config: ProjectsConfig, deps: { prisma?: PrismaClient } = {}) {
+export function createProjectsApp(
+  config: ProjectsConfig,
+  deps: { prisma?: PrismaClient; crossTenant?: PrismaClient } = {},
+) {
   // Subscriptions listen to the tenant's events: Redis across replicas, PostgreSQL on one machine.
   const logger = createLogger("projects-events", config.LOG_LEVEL);
   const bus = config.REDIS_URL
@@ -25,6 +28,7 @@ export function createProjectsApp(config: ProjectsConfig, deps: { prisma?: Prism
     name: "projects",
     config,
     prisma: deps.prisma,
+    crossTenant: deps.crossTenant,
     resolvers: [
       { DateTime: DateTimeScalar, JSON: JSONScalar },
       projectResolvers,

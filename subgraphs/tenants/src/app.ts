@@ -7,11 +7,15 @@ import { createOperationResolvers } from "./modules/operations/operations.resolv
 import { organizationResolvers } from "./modules/organizations/organizations.resolvers.ts";
 
 /** Builds the tenants subgraph; `index.ts` listens, tests serve it on port 0. */
-export function createTenantsApp(config: TenantsConfig, deps: { prisma?: PrismaClient } = {}) {
+export function createTenantsApp(
+  config: TenantsConfig,
+  deps: { prisma?: PrismaClient; crossTenant?: PrismaClient } = {},
+) {
   return createSubgraphApp({
     name: "tenants",
     config,
     prisma: deps.prisma,
+    crossTenant: deps.crossTenant,
     resolvers: [
       { DateTime: DateTimeScalar },
       organizationResolvers,
