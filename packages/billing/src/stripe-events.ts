@@ -77,7 +77,16 @@ export async function processStripeEvent(
     data: (stored.payload as { data: { object: unknown } }).data,
   });
   if (!deps.stripe) throw new Error("STRIPE_SECRET_KEY is not set: Stripe events cannot be processed");
-  const current = subscriptionId ? await deps.stripe.subscriptions.retrieve(subscriptionId) : null;
+  let current = subscriptionId ? await deps.stripe.subscriptions.retrieve(subscriptionId) : null;
+  // Only the tenant's own customer's subscription may change its plan, whatever an event names.
+  const customer = await db.billingCustomer.findFirst();
+  if (current && idOf(current.customer) !== customer?.stripeCustomerId) {
+    deps.logger.warn(
+      { stripeEventId: stored.id, subscriptionId },
+      "stripe event names another customer's subscription",
+    );
+    current = null;
+  }
   const plans = current ? await deps.prisma.plan.findMany() : [];
   await db.$transaction(async (tx) => {
     // Marked first: a concurrent run of the same job waits on this row and then finds it processed.

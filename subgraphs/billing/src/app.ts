@@ -32,7 +32,6 @@ export function createBillingApp(
     name: "billing",
     config,
     prisma: deps.prisma,
-    crossTenant: deps.crossTenant,
     resolvers: [{ DateTime: DateTimeScalar }, planResolvers, subscriptionResolvers, usageResolvers],
     createContext: (prisma, logger, crossTenantClient?: PrismaClient) => {
       crossTenant = crossTenantClient ?? prisma;
@@ -42,6 +41,8 @@ export function createBillingApp(
     onClose: async () => redis?.disconnect(),
   });
   redis?.on("error", (error) => app.logger.debug({ err: error }, "redis connection error"));
+  if (services.stripe && !config.STRIPE_WEBHOOK_SECRET)
+    app.logger.warn("STRIPE_SECRET_KEY without STRIPE_WEBHOOK_SECRET: Stripe's events are refused (404)");
   routes["/webhooks/stripe"] = stripeWebhookRoute({
     stripe: services.stripe,
     webhookSecret: config.STRIPE_WEBHOOK_SECRET,

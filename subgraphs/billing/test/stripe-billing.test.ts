@@ -266,6 +266,27 @@ describe.skipIf(!inject("redisUrl"))(
       expect((await subscriptionOf(env, tenant.token)).plan.code).toBe("PRO");
     });
 
+    it("changes nothing for an event of its customer that names another customer's subscription", async () => {
+      const mine = await subscribedTenant(env, "mine");
+      const theirs = await subscribedTenant(env, "theirs", PRICES.ENTERPRISE_MONTH);
+      const borrowed = {
+        ...env.standIn.subscriptions.get(theirs.subscriptionId)!,
+        customer: mine.customerId,
+      };
+      expect((await deliver(env, env.standIn.event("customer.subscription.updated", borrowed))).status).toBe(
+        200,
+      );
+      await eventually(
+        () =>
+          env.platform.prisma.billingEvent.count({
+            where: { tenantId: mine.tenantId, processedAt: { not: null } },
+          }),
+        (n) => n === 2,
+      );
+      const rows = await env.platform.prisma.subscription.findMany({ where: { tenantId: mine.tenantId } });
+      expect(rows.map((r) => [r.planCode, r.stripeSubscriptionId])).toEqual([["PRO", mine.subscriptionId]]);
+    });
+
     it("ignores events of customers it does not know (another Stripe account's, say)", async () => {
       const event = env.standIn.event("customer.subscription.deleted", {
         id: "sub_unknown",
