@@ -32,6 +32,7 @@ export function createBillingApp(
     name: "billing",
     config,
     prisma: deps.prisma,
+    crossTenant: deps.crossTenant,
     resolvers: [{ DateTime: DateTimeScalar }, planResolvers, subscriptionResolvers, usageResolvers],
     createContext: (prisma, logger, crossTenantClient?: PrismaClient) => {
       crossTenant = crossTenantClient ?? prisma;
