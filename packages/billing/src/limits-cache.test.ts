@@ -1,0 +1,141 @@
+import { createLogger } from "@app/common";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { eventually } from "../../../test/eventually.ts";
+import { effectivePlan, type PlanLimits } from "./limits.ts";
+import { createPlanLimitsCache, invalidatePlanLimits } from "./limits-cache.ts";
+
+const limits = (planCode: string, validUntil: number | null = null): PlanLimits => ({
+  planCode,
+  planName: planCode,
+  maxProjects: 3,
+  maxSeats: 5,
+  maxOperationsPerMonth: 10,
+  maxSubscriptionConnections: 1,
+  validUntil,
+});
+
+describe("effectivePlan", () => {
+  const now = new Date("2026-11-24T12:00:00Z");
+  const later = new Date("2026-11-25T12:00:00Z");
+  it("is the subscription's plan while active, and while past due within the grace period only", () => {
+    expect(effectivePlan(null, now).planCode).toBe("FREE");
+    expect(effectivePlan({ planCode: "PRO", status: "ACTIVE", graceEndsAt: null }, now).planCode).toBe("PRO");
+    expect(effectivePlan({ planCode: "PRO", status: "PAST_DUE", graceEndsAt: later }, now)).toEqual({
+      planCode: "PRO",
+      validUntil: later,
+    });
+    expect(effectivePlan({ planCode: "PRO", status: "PAST_DUE", graceEndsAt: now }, now).planCode).toBe(
+      "FREE",
+    );
+    expect(effectivePlan({ planCode: "PRO", status: "INCOMPLETE", graceEndsAt: null }, now).planCode).toBe(
+      "FREE",
+    );
+    expect(effectivePlan({ planCode: "PRO", status: "CANCELED", graceEndsAt: null }, now).planCode).toBe(
+      "FREE",
+    );
+  });
+});
+
+describe.skipIf(!inject("redisUrl"))("the plan-limits cache (in-process and Redis)", () => {
+  const redisUrl = `${inject("redisUrl")}/14`;
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(redisUrl);
+  });
+  afterAll(() => redis?.disconnect());
+  const logger = createLogger("limits-cache-test", "silent");
+  const tenant = () => crypto.randomUUID();
+
+  it("loads once, shares the entry between processes, and reloads after an invalidation reaches them", async () => {
+    const t = tenant();
+    let loads = 0;
+    let plan = "FREE";
+    const load = async () => {
+      loads++;
+      return limits(plan);
+    };
+    const one = createPlanLimitsCache({ redisUrl, load, logger });
+    const two = createPlanLimitsCache({ redisUrl, load, logger });
+    try {
+      expect((await one.get(t)).planCode).toBe("FREE");
+      expect((await one.get(t)).planCode).toBe("FREE");
+      expect((await two.get(t)).planCode).toBe("FREE");
+      expect(loads).toBe(1);
+      plan = "PRO";
+      await invalidatePlanLimits(redis, t);
+      await eventually(
+        async () => (await one.get(t)).planCode,
+        (code) => code === "PRO",
+      );
+      await eventually(
+        async () => (await two.get(t)).planCode,
+        (code) => code === "PRO",
+      );
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it("does not keep what a load read before an invalidation that overtook it", async () => {
+    const t = tenant();
+    let release: (value: PlanLimits) => void = () => {};
+    let loads = 0;
+    const cache = createPlanLimitsCache({
+      redisUrl,
+      logger,
+      load: () => {
+        loads++;
+        return loads === 1
+          ? new Promise<PlanLimits>((resolve) => (release = resolve))
+          : Promise.resolve(limits("PRO"));
+      },
+    });
+    try {
+      const stale = cache.get(t);
+      await eventually(
+        () => loads,
+        (n) => n === 1,
+      );
+      await invalidatePlanLimits(redis, t);
+      release(limits("FREE"));
+      expect((await stale).planCode).toBe("FREE");
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await cache.get(t)).planCode).toBe("PRO");
+      expect(await redis.get(`plan-limits:${t}`)).toContain('"PRO"');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it("reads the source when Redis is unreachable, rather than guess", async () => {
+    const cache = createPlanLimitsCache({
+      redisUrl: "redis://127.0.0.1:1",
+      logger,
+      load: async () => limits("PRO"),
+    });
+    try {
+      expect((await cache.get(tenant())).planCode).toBe("PRO");
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it("never keeps limits past their validUntil (a grace period's end)", async () => {
+    const t = tenant();
+    let loads = 0;
+    const cache = createPlanLimitsCache({
+      redisUrl,
+      logger,
+      load: async () => (++loads === 1 ? limits("PRO", Date.now() + 300) : limits("FREE")),
+    });
+    try {
+      expect((await cache.get(t)).planCode).toBe("PRO");
+      await new Promise((r) => setTimeout(r, 400));
+      expect((await cache.get(t)).planCode).toBe("FREE");
+    } finally {
+      await cache.close();
+    }
+  });
+});
