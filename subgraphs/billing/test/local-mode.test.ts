@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { gql, type Platform, signUpTenant, startPlatform } from "../../../test/platform.ts";
+import { gql, type Platform, signUpTenant, startPlatform, uniqueEmail } from "../../../test/platform.ts";
 import { CANCEL, CHANGE_PLAN, CREATE_PROJECT, START_CHECKOUT, SUBSCRIPTION } from "./helpers.ts";
+
+const INVITE = `mutation($email: String!) { inviteMember(input: { email: $email, role: MEMBER }) { invitation { id } } }`;
 
 /**
  * No STRIPE_SECRET_KEY (what `npm start` runs with): plan changes apply at once, without payment. With
@@ -57,6 +59,40 @@ describe.skipIf(!inject("redisUrl"))("billing in local mode (no Stripe), limits 
     const again = await createProject(tenant.token, "E");
     expect(again.errors?.[0]?.extensions?.code).toBe("PLAN_LIMIT");
     expect(await platform.prisma.project.count({ where: { tenantId: tenant.tenantId } })).toBe(4);
+  });
+
+  it("inviting beyond the plan's seats fails with PLAN_LIMIT, pending invitations counted", async () => {
+    const tenant = await signUpTenant(platform.gatewayUrl, "seats");
+    // FREE has 5 seats: the owner and four pending invitations fill them.
+    for (let i = 0; i < 4; i++) {
+      const res = await gql(platform.gatewayUrl, INVITE, {
+        token: tenant.token,
+        variables: { email: uniqueEmail("seat") },
+      });
+      expect(res.errors).toBeUndefined();
+    }
+    const refused = await gql(platform.gatewayUrl, INVITE, {
+      token: tenant.token,
+      variables: { email: uniqueEmail("seat") },
+    });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({
+      code: "PLAN_LIMIT",
+      limit: "seats",
+      max: 5,
+      plan: "FREE",
+    });
+    expect(refused.errors?.[0]?.message).toMatch(/5 members.*upgrade/);
+    expect(await platform.prisma.invitation.count({ where: { tenantId: tenant.tenantId } })).toBe(4);
+
+    await gql(platform.gatewayUrl, START_CHECKOUT, {
+      token: tenant.token,
+      variables: { input: { planCode: "PRO" } },
+    });
+    const allowed = await gql(platform.gatewayUrl, INVITE, {
+      token: tenant.token,
+      variables: { email: uniqueEmail("seat") },
+    });
+    expect(allowed.errors).toBeUndefined();
   });
 
   it("has no portal or invoices without Stripe, and says it runs locally", async () => {
