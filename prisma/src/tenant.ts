@@ -22,6 +22,11 @@ export const TENANT_COLUMN = {
   Comment: "tenantId",
   Activity: "tenantId",
   Subscription: "tenantId",
+  BillingCustomer: "tenantId",
+  BillingEvent: "tenantId",
+  UsageRecord: "tenantId",
+  // Global lookup (customer -> tenant) for webhooks, read through the raw client; scoped, a tenant sees its own.
+  StripeCustomer: "tenantId",
   OutboxEvent: "tenantId",
   OutboxSequence: "tenantId",
   RegisteredOperation: "tenantId",
