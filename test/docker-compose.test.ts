@@ -218,8 +218,12 @@ describe("docker-compose.yml", () => {
     const published = Object.entries(services)
       .filter(([, s]) => s.ports.length > 0)
       .map(([name]) => name);
-    // The databases trust every connection on the compose network: they must never be published.
-    expect(published).toEqual(["gateway"]);
+    // The databases trust every connection on the compose network: they must never be published. The
+    // observability UIs are, on the host's loopback only.
+    const observabilityUis: Record<string, number> = { prometheus: 9090, grafana: 3000, jaeger: 16686 };
+    expect(published.filter((name) => !(name in observabilityUis))).toEqual(["gateway"]);
+    for (const [name, port] of Object.entries(observabilityUis))
+      expect(service(name).ports, name).toEqual([`127.0.0.1:${port}:${port}`]);
   });
 
   it("points every URL variable at a service of this file, on the port that service listens on", () => {
@@ -234,9 +238,9 @@ describe("docker-compose.yml", () => {
       }
     }
     // Gateway: four subgraph URLs, the JWKS and Redis; subgraphs and migrate: the database; worker: database
-    // and Redis.
+    // and Redis; tenants: Redis (organization cache announcements).
     // Subgraphs name the database twice: as the application role and as the cross-tenant role.
-    expect(checked).toBe(SUBGRAPHS.length + 2 + 2 * SUBGRAPHS.length + 1 + 2);
+    expect(checked).toBe(SUBGRAPHS.length + 2 + 2 * SUBGRAPHS.length + 1 + 2 + 1);
 
     const gateway = config("gateway");
     for (const subgraph of SUBGRAPHS) {
