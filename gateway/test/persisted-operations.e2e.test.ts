@@ -102,11 +102,15 @@ describe("trusted documents", () => {
 });
 
 describe("registered operations", () => {
-  it("are registered by an ADMIN, listed, and checked against the supergraph", async () => {
+  it("are registered by an ADMIN, listed, recorded in the audit trail, and checked against the supergraph", async () => {
     const listed = await gql(platform.gatewayUrl, REGISTERED, { token: a.token });
     expect(listed.data?.registeredOperations).toEqual([
       { name: "PartnerProjects", sha256Hash: sha256Hex(PARTNER_PROJECTS) },
     ]);
+    const event = await platform.prisma.outboxEvent.findFirstOrThrow({
+      where: { tenantId: a.tenantId, topic: "registered_operation.created" },
+    });
+    expect(event.payload).toMatchObject({ name: "PartnerProjects", createdBy: a.userId });
 
     const unknownField = await register(a.token, "Broken", "query Broken { projects { nope } }");
     expect(codes(unknownField)).toEqual(["BAD_USER_INPUT"]);
@@ -236,6 +240,11 @@ describe("API keys run persisted operations only", () => {
         token: a.token,
         variables: { name: "Doomed" },
       });
+      expect(
+        await platform.prisma.outboxEvent.count({
+          where: { tenantId: a.tenantId, topic: "registered_operation.deleted" },
+        }),
+      ).toBe(1);
       expect(deleted.data?.deleteRegisteredOperation.operation.name).toBe("Doomed");
       const refused = await eventually(
         () => postGraphQL(gateway.url, { documentId: "Doomed" }, aKey),

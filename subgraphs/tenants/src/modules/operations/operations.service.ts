@@ -10,7 +10,7 @@ import {
 import { OPERATION_NAME, SHA256_HEX, sha256Hex } from "@app/common/persisted-documents";
 import { validateDocument } from "@app/common/supergraph";
 import { parseInput } from "@app/common/validation";
-import { isUniqueViolation, newId } from "@app/db";
+import { emitEvent, isUniqueViolation, newId } from "@app/db";
 import { type GraphQLSchema, Kind, type OperationDefinitionNode } from "graphql";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
@@ -75,30 +75,39 @@ function requireSignedInAdmin(ctx: Context) {
   return principal;
 }
 
-/** `apiSchema`: the schema of the supergraph the gateways serve (SUPERGRAPH_PATH). */
+/**
+ * `apiSchema`: the schema of the supergraph the gateways serve (SUPERGRAPH_PATH). The row and its
+ * `registered_operation.created` event (the organization's audit trail) commit together.
+ */
 export async function registerOperation(ctx: Context, input: unknown, apiSchema: GraphQLSchema) {
-  const { userId } = requireSignedInAdmin(ctx);
+  const { tenantId, userId } = requireSignedInAdmin(ctx);
   const data = parseInput(registerOperationInput, input);
   const operation = checkDocument(apiSchema, data.document);
   const sha256Hash = sha256Hex(data.document);
-  const count = await ctx.db.registeredOperation.count();
-  if (count >= MAX_REGISTERED_OPERATIONS)
-    throw appError(
-      ErrorCode.BAD_USER_INPUT,
-      `An organization may register at most ${MAX_REGISTERED_OPERATIONS} operations: delete unused ones first.`,
-      { field: "input.name" },
-    );
   try {
-    const created = await ctx.db.registeredOperation.create({
-      data: {
-        tenantId: requirePrincipal(ctx).tenantId,
-        id: newId(),
-        name: data.name,
-        sha256Hash,
-        document: data.document,
-        operationType: OPERATION_TYPE[operation.operation],
-        createdBy: userId,
-      },
+    const created = await ctx.db.$transaction(async (tx) => {
+      if ((await tx.registeredOperation.count()) >= MAX_REGISTERED_OPERATIONS)
+        throw appError(
+          ErrorCode.BAD_USER_INPUT,
+          `An organization may register at most ${MAX_REGISTERED_OPERATIONS} operations: delete unused ones first.`,
+          { field: "input.name" },
+        );
+      const row = await tx.registeredOperation.create({
+        data: {
+          tenantId,
+          id: newId(),
+          name: data.name,
+          sha256Hash,
+          document: data.document,
+          operationType: OPERATION_TYPE[operation.operation],
+          createdBy: userId,
+        },
+      });
+      await emitEvent(tx, tenantId, {
+        topic: "registered_operation.created",
+        payload: { operationId: row.id, name: row.name, sha256Hash, createdBy: userId },
+      });
+      return row;
     });
     return { operation: created };
   } catch (error) {
@@ -114,12 +123,19 @@ export async function registerOperation(ctx: Context, input: unknown, apiSchema:
 }
 
 export async function deleteRegisteredOperation(ctx: Context, input: unknown) {
-  requireSignedInAdmin(ctx);
+  const { tenantId, userId } = requireSignedInAdmin(ctx);
   const { name } = parseInput(deleteInput, input);
-  const existing = await ctx.db.registeredOperation.findFirst({ where: { name } });
-  if (!existing) throw notFound("Registered operation", name);
-  await ctx.db.registeredOperation.deleteMany({ where: { id: existing.id } });
-  return { operation: existing };
+  const deleted = await ctx.db.$transaction(async (tx) => {
+    const existing = await tx.registeredOperation.findFirst({ where: { name } });
+    if (!existing) throw notFound("Registered operation", name);
+    await tx.registeredOperation.deleteMany({ where: { id: existing.id } });
+    await emitEvent(tx, tenantId, {
+      topic: "registered_operation.deleted",
+      payload: { operationId: existing.id, name, deletedBy: userId },
+    });
+    return existing;
+  });
+  return { operation: deleted };
 }
 
 export function registeredOperations(ctx: Context) {
