@@ -61,8 +61,6 @@ export interface PlatformOptions {
   identity?: Record<string, string>;
   /** Gateway settings on top of the defaults (`QUERY_MAX_DEPTH`, `INTROSPECTION`...), as in its environment. */
   gateway?: Record<string, string>;
-  /** Identity settings on top of the defaults (`JWT_KEYS_RELOAD_SECONDS`...), as in its environment. */
-  identity?: Record<string, string>;
   /** Billing settings on top of the defaults (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`...). */
   billing?: Record<string, string>;
   /** Worker settings on top of the defaults (`STRIPE_*`, `BILLING_GRACE_PERIOD_SECONDS`...). */
