@@ -15,7 +15,7 @@ import {
   requestIdOf,
   useRequestId,
 } from "@app/common";
-import { createServiceMetrics, useMetrics } from "@app/common/metrics";
+import { createServiceMetrics, instrumentRedis, useMetrics } from "@app/common/metrics";
 import { useTracing } from "@app/common/tracing";
 import { useApolloFederation } from "@envelop/apollo-federation";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
@@ -141,7 +141,9 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
   });
   const verifyAccessToken = credentials.authenticate;
   // Rate limits and persisted operations (admission.ts), before any document is parsed.
-  const redis = config.REDIS_URL ? await createGatewayRedis(config.REDIS_URL, logger) : undefined;
+  const redis = config.REDIS_URL
+    ? instrumentRedis(await createGatewayRedis(config.REDIS_URL, logger), metrics)
+    : undefined;
   const admission = await createAdmission({
     settings: config,
     redis,

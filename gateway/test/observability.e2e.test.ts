@@ -144,6 +144,23 @@ describe("/metrics", () => {
     }
   });
 
+  it.skipIf(!inject("redisUrl"))("times the gateway's Redis commands", async () => {
+    const gateway = await startGateway(platform, { REDIS_URL: inject("redisUrl"), RATE_LIMITS: "true" });
+    try {
+      const answer = await gql(gateway.url, "{ plans { code } }");
+      expect(answer.errors).toBeUndefined();
+      const text = await (await fetch(`${gateway.origin}/metrics`)).text();
+      const counts = text
+        .split("\n")
+        .filter(
+          (line) => line.startsWith("redis_command_duration_seconds_count{") && line.includes('outcome="ok"'),
+        );
+      expect(counts.length).toBeGreaterThan(0);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it("times database queries on a subgraph with its own client", async () => {
     const app = createBillingApp(
       billingEnv.parse({

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { type GraphQLError, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import type { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { annotateRequest } from "./request-id.ts";
 
@@ -224,4 +225,23 @@ export function useMetrics(metrics: ServiceMetrics, options: MetricsEndpointOpti
       metrics.httpResponse(new URL(request.url).pathname, response.status);
     },
   };
+}
+
+/**
+ * Times every command `redis` sends into `redis_command_duration_seconds` (by command: blocking reads
+ * such as XREAD BLOCK stay apart from the quick ones). Wraps ioredis' one entry point for commands.
+ */
+export function instrumentRedis(redis: Redis, metrics: Pick<ServiceMetrics, "redisCommand">): Redis {
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((...args: Parameters<Redis["sendCommand"]>) => {
+    const [command] = args;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    command.promise.then(
+      () => metrics.redisCommand(command.name, "ok", seconds()),
+      () => metrics.redisCommand(command.name, "error", seconds()),
+    );
+    return send(...args);
+  }) as Redis["sendCommand"];
+  return redis;
 }
