@@ -245,14 +245,20 @@ function post(url: string, agent: http.Agent, query: string, token: string, kind
 
 describe("SIGTERM during a load run", () => {
   it("answers every request in flight in full, refuses new connections, closes WebSockets with 1001, exits 0 within 10 s", async () => {
-    const { token } = await signUpTenant(platform.gatewayUrl, "load");
+    const { token, tenantId } = await signUpTenant(platform.gatewayUrl, "load");
     // Every projects fetch takes 1.5 s: operations that need it are in flight across the signal.
     const slowProjects = await startDelayingProxy(platform.subgraphUrls.projects, 1_500);
-    const gateway = await spawnGateway({ PROJECTS_URL: slowProjects.url });
+    // Tracing on (to a collector that takes and drops spans), so log lines carry trace ids.
+    const collector = http.createServer((req, res) => req.resume().on("end", () => res.end("{}")));
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    const gateway = await spawnGateway({
+      PROJECTS_URL: slowProjects.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}`,
+    });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     try {
       const fastQuery = "{ plans { code } }";
-      const slowQuery = "{ projects(first: 1) { edges { node { id } } } }";
+      const slowQuery = "query SlowProjects { projects(first: 1) { edges { node { id } } } }";
       // Warm: the first operations of a fresh gateway plan their queries and compile.
       await Promise.all([fastQuery, slowQuery].map((q) => post(gateway.url, agent, q, token, "fast")));
       const sockets = await Promise.all([connectWebSocket(gateway.url), connectWebSocket(gateway.url)]);
@@ -299,7 +305,19 @@ describe("SIGTERM during a load run", () => {
         if (outcome.error) expect(outcome.error).toMatch(/^(ECONNRESET|ECONNREFUSED|EPIPE|socket hang up)$/);
         else expect(outcome.status).toBe(200);
       }
+      // Each request's log line names the request, its operation, its tenant and its trace.
+      expect(gateway.logs).toContainEqual(
+        expect.objectContaining({
+          msg: "request",
+          status: 200,
+          operationName: "SlowProjects",
+          tenantId,
+          requestId: expect.any(String),
+          traceId: expect.stringMatching(/^[0-9a-f]{32}$/),
+        }),
+      );
     } finally {
+      collector.close();
       agent.destroy();
       if (gateway.child.exitCode === null) gateway.child.kill("SIGKILL");
       await slowProjects.close();
