@@ -42,6 +42,7 @@ import { DedupingDataSource } from "./subgraphs/data-source.ts";
 import { createSubgraphAgent, createSubgraphFetcher } from "./subgraphs/fetcher.ts";
 import { createFederatedSubscribe } from "./subscriptions/federated.ts";
 import { attachWebSocketServer } from "./subscriptions/websocket.ts";
+import { createGatewayPlanLimits, useUsageMetering } from "./usage/usage-metering.ts";
 
 /** How long a subgraph's /healthz may take before the gateway's /readyz counts it as down. */
 const SUBGRAPH_PROBE_MS = 1_500;
@@ -144,9 +145,20 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
   const redis = config.REDIS_URL
     ? instrumentRedis(await createGatewayRedis(config.REDIS_URL, logger), metrics)
     : undefined;
+  // Plan limits and usage metering (usage/): the counts live in Redis, so only with it.
+  const planLimits =
+    redis && config.REDIS_URL
+      ? createGatewayPlanLimits({
+          billingUrl: () => subgraphUrls.billing!,
+          internalSecret: secret,
+          redisUrl: config.REDIS_URL,
+          logger,
+        })
+      : null;
   const admission = await createAdmission({
     settings: config,
     redis,
+    planCodeOf: planLimits ? async (tenantId) => (await planLimits.get(tenantId)).planCode : undefined,
     registry: metrics.registry,
     tenantsUrl: () => subgraphUrls.tenants!,
     logger,
@@ -217,6 +229,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
         maxBatch: config.REQUEST_MAX_BATCH,
         introspection: config.INTROSPECTION,
       }),
+      ...(planLimits && redis ? [useUsageMetering({ redis, limits: planLimits, logger })] : []),
       useApolloFederation({ gateway, logger: apolloLogger(logger) }),
       // @apollo/gateway does not execute subscriptions: they take the federated path (subscriptions/).
       {
@@ -288,6 +301,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       await gateway.stop();
       await subgraphAgent.close();
       await credentials.close();
+      await planLimits?.close();
       redis?.disconnect();
     },
   };
