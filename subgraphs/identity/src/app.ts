@@ -9,9 +9,13 @@ import type { IdentityConfig } from "./env.ts";
 import { internalRoutes } from "./internal-routes.ts";
 import { accountResolvers } from "./modules/accounts/accounts.resolvers.ts";
 import { memoryLoginLimiter, redisLoginLimiter } from "./modules/accounts/login-limiter.ts";
+import { apiKeyResolvers } from "./modules/api-keys/api-keys.resolvers.ts";
+import { apiKeyRevocations } from "./modules/api-keys/revocations.ts";
 import { invitationResolvers } from "./modules/invitations/invitations.resolvers.ts";
 import { loadSigningKeys } from "./modules/keys/keys.service.ts";
 import { membershipResolvers } from "./modules/memberships/memberships.resolvers.ts";
+import { mfaResolvers } from "./modules/mfa/mfa.resolvers.ts";
+import { createSecretBox, mfaKey } from "./modules/mfa/secret-box.ts";
 import { discoveryDocument } from "./modules/oidc/discovery.ts";
 import { noRevocations, redisRevocations } from "./modules/sessions/revocations.ts";
 import { userResolvers } from "./modules/users/users.resolvers.ts";
@@ -66,6 +70,8 @@ export async function createIdentityApp(
       userResolvers,
       membershipResolvers,
       invitationResolvers,
+      apiKeyResolvers(apiKeyRevocations(redis)),
+      mfaResolvers(createSecretBox(mfaKey(config.MFA_ENCRYPTION_KEY, config.INTERNAL_CONTEXT_SECRET))),
     ],
     createContext: (prisma, logger, crossTenant) => contextFactory(prisma, logger, services, crossTenant),
     routes: {

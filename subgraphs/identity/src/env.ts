@@ -14,6 +14,11 @@ export const identityEnv = subgraphEnv.extend({
   JWT_KEYS_DIR: z.string().min(1).default(".data/keys"),
   /** How often the key file is re-read, so a key added by `npm run keys:rotate` is picked up without a restart. */
   JWT_KEYS_RELOAD_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
+  /** 32 bytes, base64: encrypts TOTP secrets at rest. Unset: derived from INTERNAL_CONTEXT_SECRET. */
+  MFA_ENCRYPTION_KEY: z
+    .base64("must be base64")
+    .refine((v) => Buffer.from(v, "base64").length === 32, "must be 32 bytes (base64)")
+    .optional(),
   JWT_ISSUER: z.url().default("http://localhost:4002"),
   JWT_AUDIENCE: z.string().min(1).default("coditect-platform"),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),

@@ -3,6 +3,7 @@ import { parseInput, text } from "@app/common/validation";
 import { emitEvent, isUniqueViolation, newId, type Prisma } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
+import { requireSecondFactor } from "../mfa/challenge.ts";
 import { authPayload, endSessionOf, endSessions, rotateSession } from "../sessions/sessions.service.ts";
 import { consumeAccountToken, isLiveAccountToken, issueAccountToken } from "./account-tokens.ts";
 import { dummyHash, hashPassword, verifyPassword } from "./password.ts";
@@ -48,7 +49,6 @@ const requestResetInput = z.object({ email });
 const resetInput = z.object({ token, newPassword });
 const verifyEmailInput = z.object({ token });
 
-
 /** `Acme Inc.` -> `acme-inc`; empty or odd names fall back to `org`. */
 export function slugify(name: string): string {
   const slug = name
@@ -74,7 +74,6 @@ async function claimSlug(tx: Prisma.TransactionClient, base: string, tenantId: s
   }
   throw new Error(`could not find a free slug for ${base}`);
 }
-
 
 /**
  * Creates the user and their e-mail lookup row (the global uniqueness check: it fails first on a taken
@@ -171,6 +170,7 @@ export async function logIn(ctx: Context, input: unknown) {
   const data = parseInput(logInInput, input);
   const user = await authenticate(ctx, data.email, data.password);
   const membership = await chooseMembership(ctx, user.id, data.organizationId);
+  await requireSecondFactor(ctx, user.id, membership.tenantId);
   return authPayload(ctx, user, membership.tenantId, membership.role);
 }
 
