@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createScratchDatabase } from "../test/scratch-db.ts";
 import { accessTokenMinter } from "./lib/credentials.ts";
+import { metricsDelta, metricsUrls, scrapeMetrics, timeBreakdown } from "./lib/metrics.ts";
 import { type Operation, reason, runOperation, type SignedIn } from "./lib/operations.ts";
 import { cpuWhile, type Platform, startPlatform } from "./lib/platform.ts";
 import { DEFAULT_SHAPE, seedIds, seedOrganizations } from "./lib/seed.ts";
@@ -112,71 +113,6 @@ async function offer(gatewayUrl: string, tenants: SignedIn[], rate: number, seco
 type Step = Awaited<ReturnType<typeof offer>>;
 const held = (step: Step) => step.errors === 0 && step.latencyMs.p99 < TARGET.p99Ms;
 
-/**
- * The services' Prometheus histograms (`*_sum` and `*_count` lines), from each /metrics that answers:
- * summed before and after the load, the difference is the time each spent, by metric and labels.
- */
-async function scrapeMetrics(urls: Record<string, string>) {
-  const scraped: Record<string, Record<string, number>> = {};
-  for (const [service, url] of Object.entries(urls)) {
-    try {
-      const response = await fetch(url);
-      if (!response.ok) continue;
-      const values: Record<string, number> = {};
-      for (const line of (await response.text()).split("\n")) {
-        const match = /^([a-zA-Z_:][\w:]*_(?:sum|count))(\{[^}]*\})? ([\d.eE+-]+)$/.exec(line);
-        if (match) values[`${match[1]}${match[2] ?? ""}`] = Number(match[3]);
-      }
-      scraped[service] = values;
-    } catch {
-      // no metrics endpoint on this service (yet)
-    }
-  }
-  return scraped;
-}
-
-function metricsDelta(before: Record<string, Record<string, number>>, after: typeof before) {
-  const delta: Record<string, Record<string, number>> = {};
-  for (const [service, values] of Object.entries(after)) {
-    const changed: Record<string, number> = {};
-    for (const [name, value] of Object.entries(values)) {
-      const d = value - (before[service]?.[name] ?? 0);
-      if (d > 0) changed[name] = Math.round(d * 1000) / 1000;
-    }
-    delta[service] = changed;
-  }
-  return delta;
-}
-
-/**
- * Where the time went, from the metrics' differences: per service, the seconds each duration
- * histogram summed over all its labels (requests served, subgraph fetches, database queries...), and
- * per answered request of the load.
- */
-function timeBreakdown(delta: Record<string, Record<string, number>>, answered: number) {
-  const breakdown: Record<
-    string,
-    Record<string, { seconds: number; msPerRequest: number; count: number }>
-  > = {};
-  for (const [service, values] of Object.entries(delta)) {
-    const byMetric: Record<string, { seconds: number; msPerRequest: number; count: number }> = {};
-    for (const [key, value] of Object.entries(values)) {
-      const match = /^(.*_seconds)_(sum|count)(?:\{|$)/.exec(key);
-      if (!match) continue;
-      const entry = byMetric[match[1]!] ?? { seconds: 0, msPerRequest: 0, count: 0 };
-      byMetric[match[1]!] = entry;
-      if (match[2] === "sum") entry.seconds += value;
-      else entry.count += value;
-    }
-    for (const entry of Object.values(byMetric)) {
-      entry.seconds = Math.round(entry.seconds * 1000) / 1000;
-      entry.msPerRequest = Math.round((entry.seconds / Math.max(1, answered)) * 1e6) / 1000;
-    }
-    if (Object.keys(byMetric).length) breakdown[service] = byMetric;
-  }
-  return breakdown;
-}
-
 const loadAtStart = loadAverage();
 const scratch = await createScratchDatabase(BASE_URL, "coditect_bch_mixed");
 const dataDir = await mkdtemp(join(tmpdir(), "coditect-bench-mixed-"));
@@ -188,7 +124,7 @@ try {
   const seed = await seedOrganizations(scratch.url, 0, SIZE.tenants, SIZE.shape);
   console.log(`seeded ${SIZE.tenants} organizations in ${(seed.ms / 1000).toFixed(1)} s`);
   platform = await startPlatform(scratch.url, dataDir);
-  const { gatewayUrl, pids, portBase } = platform;
+  const { gatewayUrl, pids } = platform;
   const mint = await accessTokenMinter(platform, dataDir);
   const tenants: SignedIn[] = await Promise.all(
     Array.from({ length: SIZE.tenants }, async (_, org) => ({
@@ -218,23 +154,18 @@ try {
   }
 
   // The final run: the highest step that held, for the full time; one step lower if it does not hold.
-  const metricsUrls = {
-    gateway: `http://127.0.0.1:${portBase}/metrics`,
-    ...Object.fromEntries(
-      Object.entries(platform.subgraphUrls).map(([name, url]) => [name, url.replace(/graphql$/, "metrics")]),
-    ),
-  };
+  const urls = metricsUrls(platform);
   const candidates = steps.filter(held).map((s) => s.offeredPerSecond);
   let final: (Step & { cpu: unknown; cpuPressurePercent: number | null; metrics: unknown }) | undefined;
   const tried: Step[] = [];
   const loadBefore = loadAverage();
   while (candidates.length) {
     const rate = candidates.pop()!;
-    const metricsBefore = await scrapeMetrics(metricsUrls);
+    const metricsBefore = await scrapeMetrics(urls);
     const run = await cpuWhile({ ...pids, bench: process.pid }, () =>
       offer(gatewayUrl, tenants, rate, SIZE.seconds),
     );
-    const metrics = metricsDelta(metricsBefore, await scrapeMetrics(metricsUrls));
+    const metrics = metricsDelta(metricsBefore, await scrapeMetrics(urls));
     console.log(
       `final ${rate} req/s for ${SIZE.seconds} s: ${run.result.achievedPerSecond} answered/s, p99 ${run.result.latencyMs.p99} ms, ${run.result.errors} errors`,
     );

@@ -4,7 +4,8 @@
 // size and the seeding time, then measures the hot tenant-scoped operations through the gateway (list
 // projects, a page of 50 tasks with assignees, create a task) for tenants sampled evenly across the
 // whole id space (the oldest, the newest and everything between), with access tokens minted by the
-// platform's own signing key. Target: p99 at 1,000,000 tenants within 1.25x of p99 at 1,000.
+// platform's own signing key, and the database time per request from the services' /metrics.
+// Target: p99 at 1,000,000 tenants within 1.25x of p99 at 1,000.
 //
 // The platform runs as in production (`npm start`, bench/lib/platform.ts) on a scratch database of the
 // machine's PostgreSQL, dropped at the end unless `--keep`. Results are written after every size, so a
@@ -19,6 +20,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createScratchDatabase } from "../test/scratch-db.ts";
 import { accessTokenMinter } from "./lib/credentials.ts";
+import { metricsDelta, metricsUrls, scrapeMetrics, timeBreakdown } from "./lib/metrics.ts";
 import { OPERATIONS, type Operation, reason, runOperation, type SignedIn } from "./lib/operations.ts";
 import { type Platform, startPlatform } from "./lib/platform.ts";
 import { DEFAULT_SHAPE, databaseSize, SEEDED_TABLES, seedIds, seedOrganizations } from "./lib/seed.ts";
@@ -57,7 +59,10 @@ const TARGET_P99_RATIO = 1.25;
 const KEEP_FREE_GIB = 10;
 
 /** `concurrency` closed loops sending `operation` for `seconds`, round-robin over the sampled tenants. */
-async function measure(gatewayUrl: string, operation: Operation, tenants: SignedIn[]) {
+async function measure(platform: Platform, operation: Operation, tenants: SignedIn[]) {
+  const { gatewayUrl } = platform;
+  const urls = metricsUrls(platform);
+  const metricsBefore = await scrapeMetrics(urls);
   const latencies: number[] = [];
   const errors: string[] = [];
   let n = 0;
@@ -76,11 +81,19 @@ async function measure(gatewayUrl: string, operation: Operation, tenants: Signed
       }
     }),
   );
+  // The services' own view (their /metrics): time per request in each, the database's included.
+  const where = timeBreakdown(metricsDelta(metricsBefore, await scrapeMetrics(urls)), latencies.length);
+  const databaseMs = Object.values(where).reduce(
+    (ms, byMetric) => ms + (byMetric.db_query_duration_seconds?.msPerRequest ?? 0),
+    0,
+  );
   return {
     ...summarize(latencies),
     perSecond: Math.round(latencies.length / SETTINGS.seconds),
     errors: errors.length,
     errorExamples: [...new Set(errors)].slice(0, 3),
+    databaseMsPerRequest: Math.round(databaseMs * 1000) / 1000,
+    servicesMsPerRequest: where,
   };
 }
 
@@ -183,9 +196,13 @@ try {
 
     load.before = loadAverage();
     const ops = {} as Record<Operation, Measured>;
-    for (const op of OPERATIONS) ops[op] = await measure(platform.gatewayUrl, op, tenants);
+    for (const op of OPERATIONS) ops[op] = await measure(platform, op, tenants);
     const loadAfter = loadAverage();
-    console.table(ops);
+    console.table(
+      Object.fromEntries(
+        Object.entries(ops).map(([op, { servicesMsPerRequest: _, ...figures }]) => [op, figures]),
+      ),
+    );
     sizes.push({
       organizations: size,
       seed: {
