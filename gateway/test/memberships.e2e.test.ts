@@ -221,6 +221,27 @@ describe("invitations", () => {
   });
 });
 
+describe("profile", () => {
+  it("a new name reaches every organization's copy at once", async () => {
+    const owner = await signUpTenant(platform.gatewayUrl, "rename-a");
+    const other = await signUpTenant(platform.gatewayUrl, "rename-b");
+    const invitation = await invite(other.token, owner.email, "MEMBER");
+    await call(ACCEPT, owner.token, { input: { token: await invitationToken(invitation.id) } });
+    const renamed = await call(
+      `mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { user { id name } } }`,
+      owner.token,
+      { input: { name: "  Renamed Person " } },
+    );
+    expect(renamed.data?.updateProfile.user).toEqual({ id: owner.userId, name: "Renamed Person" });
+    const copies = await platform.prisma.membership.findMany({ where: { userId: owner.userId } });
+    expect(copies.map((m) => m.name)).toEqual(["Renamed Person", "Renamed Person"]);
+    expectCode(
+      await call(`mutation { updateProfile(input: { name: "" }) { user { id } } }`, owner.token),
+      "BAD_USER_INPUT",
+    );
+  });
+});
+
 describe("roles and removal", () => {
   it("an ADMIN changes roles below OWNER; the new role applies from the next refresh", async () => {
     const owner = await signUpTenant(platform.gatewayUrl, "roles");

@@ -28,6 +28,7 @@ const VIEWER_MAY_RUN: Record<string, string> = {
   logOut: "the caller's own session",
   completeLogIn: "the second step of the caller's own log-in",
   changePassword: "the caller's own account",
+  updateProfile: "the caller's own display name",
   requestPasswordReset: "anyone, signed in or not, for an address",
   resetPassword: "the holder of an e-mailed token",
   sendEmailVerification: "the caller's own address",

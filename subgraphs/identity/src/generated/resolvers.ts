@@ -232,6 +232,8 @@ export type Mutation = {
   signUp: AuthPayload;
   /** Tokens scoped to another organization the signed-in user belongs to (a new session). */
   switchOrganization: AuthPayload;
+  /** Signed-in users: the caller's display name, as every organization they belong to sees it. */
+  updateProfile: UpdateProfilePayload;
   /** Marks the address the e-mailed token was sent to as verified (once, before it expires). */
   verifyEmail: VerifyEmailPayload;
 };
@@ -334,6 +336,11 @@ export type MutationSignUpArgs = {
 
 export type MutationSwitchOrganizationArgs = {
   input: SwitchOrganizationInput;
+};
+
+
+export type MutationUpdateProfileArgs = {
+  input: UpdateProfileInput;
 };
 
 
@@ -464,6 +471,15 @@ export type TotpEnrollment = {
   qrCodeDataUrl: Scalars['String']['output'];
   /** The secret in base32, for typing in by hand. */
   secret: Scalars['String']['output'];
+};
+
+export type UpdateProfileInput = {
+  name: Scalars['String']['input'];
+};
+
+export type UpdateProfilePayload = {
+  __typename?: 'UpdateProfilePayload';
+  user: User;
 };
 
 /** A person. Visible to a tenant only while they are a member of it. */
@@ -623,6 +639,8 @@ export type ResolversTypes = ResolversObject<{
   SwitchOrganizationInput: SwitchOrganizationInput;
   TotpCodeInput: TotpCodeInput;
   TotpEnrollment: ResolverTypeWrapper<TotpEnrollment>;
+  UpdateProfileInput: UpdateProfileInput;
+  UpdateProfilePayload: ResolverTypeWrapper<Omit<UpdateProfilePayload, 'user'> & { user: ResolversTypes['User'] }>;
   User: ResolverTypeWrapper<MemberUserModel>;
   VerifyEmailInput: VerifyEmailInput;
   VerifyEmailPayload: ResolverTypeWrapper<VerifyEmailPayload>;
@@ -669,6 +687,8 @@ export type ResolversParentTypes = ResolversObject<{
   SwitchOrganizationInput: SwitchOrganizationInput;
   TotpCodeInput: TotpCodeInput;
   TotpEnrollment: TotpEnrollment;
+  UpdateProfileInput: UpdateProfileInput;
+  UpdateProfilePayload: Omit<UpdateProfilePayload, 'user'> & { user: ResolversParentTypes['User'] };
   User: MemberUserModel;
   VerifyEmailInput: VerifyEmailInput;
   VerifyEmailPayload: VerifyEmailPayload;
@@ -756,6 +776,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   sendEmailVerification?: Resolver<ResolversTypes['SendEmailVerificationPayload'], ParentType, ContextType>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'input'>>;
   switchOrganization?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSwitchOrganizationArgs, 'input'>>;
+  updateProfile?: Resolver<ResolversTypes['UpdateProfilePayload'], ParentType, ContextType, RequireFields<MutationUpdateProfileArgs, 'input'>>;
   verifyEmail?: Resolver<ResolversTypes['VerifyEmailPayload'], ParentType, ContextType, RequireFields<MutationVerifyEmailArgs, 'input'>>;
 }>;
 
@@ -807,6 +828,10 @@ export type TotpEnrollmentResolvers<ContextType = Context, ParentType extends Re
   secret?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type UpdateProfilePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateProfilePayload'] = ResolversParentTypes['UpdateProfilePayload']> = ResolversObject<{
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -839,6 +864,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   SecondFactorStatus?: SecondFactorStatusResolvers<ContextType>;
   SendEmailVerificationPayload?: SendEmailVerificationPayloadResolvers<ContextType>;
   TotpEnrollment?: TotpEnrollmentResolvers<ContextType>;
+  UpdateProfilePayload?: UpdateProfilePayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   VerifyEmailPayload?: VerifyEmailPayloadResolvers<ContextType>;
 }>;
