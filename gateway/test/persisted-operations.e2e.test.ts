@@ -221,6 +221,21 @@ describe("API keys run persisted operations only", () => {
     expect(codes(apq)).toEqual(["PERSISTED_QUERY_ONLY"]);
   });
 
+  it("a gateway looks a registered operation up once, however many ask for it at the same time", async () => {
+    const gateway = await startGateway(platform, {});
+    try {
+      const before = platform.subgraphCalls.filter((c) => c.subgraph === "tenants").length;
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => postGraphQL(gateway.url, { documentId: "PartnerProjects" }, aKey)),
+      );
+      expect(answers.map((a) => a.errors)).toEqual(Array(10).fill(undefined));
+      const lookups = platform.subgraphCalls.filter((c) => c.subgraph === "tenants").length - before;
+      expect(lookups).toBe(1);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it("never runs another organization's registered operation", async () => {
     const byName = await postGraphQL(platform.gatewayUrl, { documentId: "PartnerProjects" }, bKey);
     expect(codes(byName)).toEqual(["PERSISTED_QUERY_NOT_FOUND"]);
