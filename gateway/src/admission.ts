@@ -137,5 +137,3 @@ export async function createAdmission(options: AdmissionOptions) {
 
   return { admit, plugin };
 }
-
-export type Admission = Awaited<ReturnType<typeof createAdmission>>;

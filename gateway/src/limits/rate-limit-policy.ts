@@ -25,7 +25,7 @@ export interface RateLimitPolicyOptions {
 }
 
 /** 429 with Retry-After (whole seconds, at least 1) and `extensions.code` RATE_LIMITED. */
-export function rateLimitedError(decision: Extract<RateLimitDecision, { allowed: false }>) {
+function rateLimitedError(decision: Extract<RateLimitDecision, { allowed: false }>) {
   const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
   const who = { tenant: "this organization", apiKey: "this API key", address: "this address" }[
     decision.rule.scope
@@ -96,5 +96,3 @@ export function createRateLimitPolicy(options: RateLimitPolicyOptions) {
     },
   };
 }
-
-export type RateLimitPolicy = ReturnType<typeof createRateLimitPolicy>;

@@ -12,7 +12,7 @@ import type { OperationRef, RegisteredOperations } from "./registered-operations
 export type PersistedOperationsMode = "arbitrary" | "persisted-only";
 
 /** `extensions.code` of each refusal. */
-export const PersistedCode = {
+const PersistedCode = {
   /** APQ: the hash is unknown; send it again with the query (Apollo clients do so by themselves). */
   PERSISTED_QUERY_NOT_FOUND: "PERSISTED_QUERY_NOT_FOUND",
   /** APQ: the query sent with a hash does not have that hash. */
@@ -208,5 +208,3 @@ export function createPersistedOperations(options: PersistedOperationsOptions) {
 
   return { resolve };
 }
-
-export type PersistedOperations = ReturnType<typeof createPersistedOperations>;

@@ -16,7 +16,7 @@ import { z } from "zod";
 import type { Context } from "../../context.ts";
 
 /** Registered operations per organization: enough for any partner integration, bounded for storage. */
-export const MAX_REGISTERED_OPERATIONS = 500;
+const MAX_REGISTERED_OPERATIONS = 500;
 const MAX_DOCUMENT_LENGTH = 20_000;
 
 const operationName = z
@@ -49,7 +49,7 @@ const OPERATION_TYPE = { query: "QUERY", mutation: "MUTATION", subscription: "SU
  * problem is a BAD_USER_INPUT on `input.document` quoting GraphQL's own message and where it is
  * (line:column), so the author can fix the document.
  */
-export function checkDocument(schema: GraphQLSchema, source: string): OperationDefinitionNode {
+function checkDocument(schema: GraphQLSchema, source: string): OperationDefinitionNode {
   const { document, errors } = validateDocument(schema, source);
   if (!document) throw badUserInput("input.document", errors.join("; "));
   const operations = document.definitions.filter(
