@@ -48,3 +48,8 @@ export function createStripe(settings: {
 export function isAlreadyExists(error: unknown): boolean {
   return error instanceof Stripe.errors.StripeError && error.code === "resource_already_exists";
 }
+
+/** Stripe refused the request itself (4xx): sending it again unchanged will not help. */
+export function isInvalidRequest(error: unknown): boolean {
+  return error instanceof Stripe.errors.StripeInvalidRequestError;
+}

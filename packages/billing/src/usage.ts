@@ -1,7 +1,7 @@
 import type { Logger } from "@app/common";
 import { isUuid, newId, Prisma, type PrismaClient } from "@app/db";
 import type { Redis } from "ioredis";
-import { isAlreadyExists, type Stripe } from "./stripe.ts";
+import { isAlreadyExists, isInvalidRequest, type Stripe } from "./stripe.ts";
 
 /**
  * Usage metering. The gateway counts each tenant's operations in Redis: a monthly total (what the plan
@@ -134,11 +134,17 @@ export async function flushUsage(deps: FlushDeps): Promise<FlushResult> {
 
 /** Records per report pass; the next flush takes the rest. */
 const REPORT_BATCH = 500;
+/** Stripe takes meter events up to 35 days old; older records stay unreported (they are kept). */
+const REPORT_WINDOW_MS = 35 * 86_400_000 - 3_600_000;
 
 /** Sends records not yet reported, of tenants with a Stripe customer, as billing meter events. */
 async function reportUsage(deps: FlushDeps, stripe: Stripe): Promise<number> {
   const records = await deps.prisma.usageRecord.findMany({
-    where: { reportedAt: null, organization: { billingCustomer: { isNot: null } } },
+    where: {
+      reportedAt: null,
+      recordedAt: { gte: new Date(Date.now() - REPORT_WINDOW_MS) },
+      organization: { billingCustomer: { isNot: null } },
+    },
     include: { organization: { select: { billingCustomer: { select: { stripeCustomerId: true } } } } },
     take: REPORT_BATCH,
   });
@@ -158,6 +164,12 @@ async function reportUsage(deps: FlushDeps, stripe: Stripe): Promise<number> {
         { idempotencyKey: identifier },
       );
     } catch (error) {
+      // Refused for this record alone (a customer deleted in Stripe, say): the others still go, and it
+      // is tried again on the next flush. Anything else (Stripe unreachable) fails the job, which retries.
+      if (isInvalidRequest(error) && !isAlreadyExists(error)) {
+        deps.logger.warn({ err: error, identifier }, "usage record refused by Stripe");
+        continue;
+      }
       // Sent before (the mark below was lost to a crash): Stripe already counts it.
       if (!isAlreadyExists(error)) throw error;
     }
