@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startTracing, type Tracing } from "@app/common/tracing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import WebSocket from "ws";
 import { createBillingApp } from "../../subgraphs/billing/src/app.ts";
 import { billingEnv } from "../../subgraphs/billing/src/env.ts";
 import { gql, type Platform, signUpTenant, startGateway, startPlatform } from "../../test/platform.ts";
@@ -214,5 +215,78 @@ describe("traces", () => {
     expect(trace.some((s) => s.name === "prisma:client:operation")).toBe(true);
     expect(trace.some((s) => s.name === "prisma:client:db_query")).toBe(true);
     expect(collector.spans.every((s) => s.traceId !== forged)).toBe(true);
+  });
+
+  it("follow a subscription over server-sent events into the subgraph stream it opens", async () => {
+    const { token } = await signUpTenant(platform.gatewayUrl, "sse-trace");
+    const project = await gql(
+      platform.gatewayUrl,
+      `mutation { createProject(input: { name: "Traced" }) { project { id } } }`,
+      {
+        token,
+      },
+    );
+    const projectId = project.data!.createProject.project.id as string;
+    const streams = platform.subgraphCalls.filter((c) => c.subgraph === "projects").length;
+    const abort = new AbortController();
+    const response = await fetch(platform.gatewayUrl, {
+      method: "POST",
+      signal: abort.signal,
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${token}`,
+      },
+      body: JSON.stringify({
+        query: `subscription TracedBoard { taskChanged(projectId: "${projectId}") { kind } }`,
+      }),
+    });
+    expect(response.status).toBe(200);
+    await expect
+      .poll(() => platform.subgraphCalls.filter((c) => c.subgraph === "projects").length)
+      .toBeGreaterThan(streams);
+    const stream = platform.subgraphCalls.filter((c) => c.subgraph === "projects").at(-1)!;
+    abort.abort();
+    await response.body?.cancel().catch(() => {});
+
+    await tracing.flush();
+    const root = collector.spans.find((s) => s.scope === "gateway" && s.name === "subscription TracedBoard");
+    expect(root).toBeDefined();
+    expect(String(stream.headers.traceparent)).toContain(root!.traceId);
+  });
+
+  it("follow an operation sent over graphql-ws", async () => {
+    const { token } = await signUpTenant(platform.gatewayUrl, "ws-trace");
+    const answer = await new Promise<unknown>((resolve, reject) => {
+      const socket = new WebSocket(platform.gatewayWsUrl, "graphql-transport-ws");
+      socket.once("open", () =>
+        socket.send(
+          JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${token}` } }),
+        ),
+      );
+      socket.on("message", (data) => {
+        const message = JSON.parse(String(data));
+        if (message.type === "connection_ack")
+          socket.send(
+            JSON.stringify({
+              id: "1",
+              type: "subscribe",
+              payload: { query: "query OverWebSocket { currentOrganization { name } }" },
+            }),
+          );
+        else {
+          socket.close();
+          resolve(message.payload);
+        }
+      });
+      socket.once("error", reject);
+    });
+    expect(answer).toEqual({ data: { currentOrganization: { name: "ws-trace Inc" } } });
+
+    await tracing.flush();
+    const root = collector.spans.find((s) => s.scope === "gateway" && s.name === "query OverWebSocket");
+    expect(root).toBeDefined();
+    const trace = collector.spans.filter((s) => s.traceId === root!.traceId);
+    expect(trace.map((s) => s.scope)).toEqual(expect.arrayContaining(["apollo/gateway-js", "tenants"]));
   });
 });

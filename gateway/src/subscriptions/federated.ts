@@ -4,6 +4,7 @@ import { operationFromDocument } from "@apollo/federation-internals";
 import { type ApolloGateway, buildOperationContext, executeQueryPlan } from "@apollo/gateway";
 import type { FetchNode, QueryPlan, QueryPlanner } from "@apollo/query-planner";
 import { INTERNAL_CONTEXT_HEADER, type Logger } from "@app/common";
+import { traceHeaders } from "@app/common/tracing";
 import {
   type DocumentNode,
   type ExecutionArgs,
@@ -164,7 +165,8 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
 
     const client = createClient({
       url: options.subgraphUrl(primary.serviceName),
-      headers: { [INTERNAL_CONTEXT_HEADER]: signed },
+      // The subscription's stream joins the trace of the request that started it.
+      headers: { [INTERNAL_CONTEXT_HEADER]: signed, ...traceHeaders() },
       // A dropped subgraph stream ends the client's subscription (with an error); it resubscribes.
       retryAttempts: 0,
       fetchFn: streamOverHttp,

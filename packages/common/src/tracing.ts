@@ -127,18 +127,11 @@ export function useTracing(options: TracingPluginOptions): Plugin {
           parent,
         );
         spans.set(request, span);
-        return context.with(trace.setSpan(parent, span), () => {
-          try {
-            const result = wrapped() as unknown;
-            if (result instanceof Promise) return result.finally(() => span.end()) as never;
-            span.end();
-            return result as never;
-          } catch (error) {
-            span.end();
-            throw error;
-          }
-        });
+        return runInSpan(parent, span, wrapped);
       },
+      // Operations over graphql-ws come with no HTTP request: each gets a server span of its own.
+      execute: (_payload, wrapped) => operationOverWebSocket(options.service, wrapped),
+      subscribe: (_payload, wrapped) => operationOverWebSocket(options.service, wrapped),
     },
     onExecute({ args }) {
       nameSpan(trace.getActiveSpan(), args);
@@ -155,6 +148,34 @@ export function useTracing(options: TracingPluginOptions): Plugin {
   };
 }
 
+/** Runs `wrapped` with `span` active under `parent`, and ends the span when it is done. */
+function runInSpan<T>(parent: Context, span: Span, wrapped: () => T): T {
+  return context.with(trace.setSpan(parent, span), () => {
+    try {
+      const result = wrapped() as unknown;
+      if (result instanceof Promise) return result.finally(() => span.end()) as T;
+      span.end();
+      return result as T;
+    } catch (error) {
+      span.end();
+      throw error;
+    }
+  });
+}
+
+function operationOverWebSocket<T>(service: string, wrapped: () => T): T {
+  // Over HTTP the request's span is active already.
+  if (!provider || trace.getActiveSpan()) return wrapped();
+  const span = trace
+    .getTracer(service)
+    .startSpan(
+      "graphql-ws operation",
+      { kind: SpanKind.SERVER, attributes: { "network.protocol.name": "websocket" } },
+      ROOT_CONTEXT,
+    );
+  return runInSpan(ROOT_CONTEXT, span, wrapped);
+}
+
 function nameSpan(
   span: Span | undefined,
   args: { document: Parameters<typeof getOperationAST>[0]; operationName?: string | null },
@@ -166,6 +187,13 @@ function nameSpan(
   span.updateName(name ? `${operation.operation} ${name}` : operation.operation);
   span.setAttribute("graphql.operation.type", operation.operation);
   if (name) span.setAttribute("graphql.operation.name", name);
+}
+
+/** The active trace's `traceparent` (and baggage) as headers, for a call made outside {@link traceOutgoing}. */
+export function traceHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (provider) propagation.inject(context.active(), headers);
+  return headers;
 }
 
 /**
