@@ -4,7 +4,16 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const BENCHMARKS = ["startup", "outbox", "subscriptions", "gateways", "scale", "mixed", "api-keys", "auth"] as const;
+const BENCHMARKS = [
+  "startup",
+  "outbox",
+  "subscriptions",
+  "gateways",
+  "scale",
+  "mixed",
+  "api-keys",
+  "auth",
+] as const;
 
 const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith("--"));

@@ -23,6 +23,8 @@ const COMPLETE = `mutation($challenge: String!, $code: String!) {
   completeLogIn(input: { challenge: $challenge, code: $code }) { accessToken organizationId user { id } }
 }`;
 const ME = `{ me { id } }`;
+const INVITE = `mutation($input: InviteMemberInput!) { inviteMember(input: $input) { invitation { id } } }`;
+const ACCEPT = `mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { organizationId } }`;
 
 let platform: Platform;
 beforeAll(async () => {
@@ -178,6 +180,35 @@ describe("log-in with a second factor", () => {
     });
     expect(codes(locked)).toEqual(["RATE_LIMITED"]);
     expect(locked.data ?? null).toBeNull();
+  });
+
+  it("a password alone cannot accept an invitation for the account; signed in with the second factor it can", async () => {
+    const { user, secret } = await enrolled("mfa-invitee");
+    const inviter = await signUpTenant(platform.gatewayUrl, "mfa-inviter");
+    const invited = await gql(platform.gatewayUrl, INVITE, {
+      token: inviter.token,
+      variables: { input: { email: user.email, role: "MEMBER" } },
+    });
+    const invitationId = invited.data!.inviteMember.invitation.id as string;
+    const rows = await platform.prisma.outboxEvent.findMany({
+      where: { topic: "invitation.sent", payload: { path: ["invitationId"], equals: invitationId } },
+    });
+    const token = (rows[0]!.payload as { token: string }).token;
+
+    const byPassword = await gql(platform.gatewayUrl, ACCEPT, {
+      variables: { input: { token, password: PASSWORD } },
+    });
+    expect(codes(byPassword)).toEqual(["FORBIDDEN"]);
+    expect(byPassword.data ?? null).toBeNull();
+
+    const session = await gql(platform.gatewayUrl, COMPLETE, {
+      variables: { challenge: await challengeFor(user), code: await totp(secret, 1) },
+    });
+    const signedIn = await gql(platform.gatewayUrl, ACCEPT, {
+      token: session.data!.completeLogIn.accessToken,
+      variables: { input: { token } },
+    });
+    expect(signedIn.data?.acceptInvitation.organizationId).toBe(inviter.tenantId);
   });
 
   it("turned off with a recovery code, log-in answers tokens again", async () => {

@@ -17,6 +17,7 @@ import { authenticate, createUser, email } from "../accounts/accounts.service.ts
 import { hashPassword } from "../accounts/password.ts";
 import { MAX_PASSWORD_LENGTH, newPassword, notTheEmail } from "../accounts/password-policy.ts";
 import { hashSecret, newSecret, parseCompositeToken } from "../accounts/secrets.ts";
+import { refusePasswordOnly } from "../mfa/challenge.ts";
 import { authPayload } from "../sessions/sessions.service.ts";
 import { checkSeatLimit } from "./seats.ts";
 
@@ -231,6 +232,7 @@ export async function acceptInvitation(ctx: Context, input: unknown) {
   } else if (existing) {
     if (!data.password) throw badUserInput("input.password", "your account's password is required");
     user = await authenticate(ctx, invitation.email, data.password);
+    await refusePasswordOnly(ctx, user.id);
   } else {
     const password = newPassword.safeParse(data.password ?? "");
     if (!password.success || !notTheEmail(password.data, invitation.email)) {

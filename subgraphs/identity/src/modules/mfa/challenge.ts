@@ -1,4 +1,4 @@
-import { appError, ErrorCode } from "@app/common";
+import { appError, ErrorCode, forbidden } from "@app/common";
 import { newId } from "@app/db";
 import { createLocalJWKSet, jwtVerify, SignJWT } from "jose";
 import type { Context } from "../../context.ts";
@@ -19,8 +19,7 @@ const audienceOf = (tokens: TokenSettings) => `${tokens.issuer}#second-factor`;
  * factor, log-in stops here with SECOND_FACTOR_REQUIRED and a challenge for completeLogIn.
  */
 export async function requireSecondFactor(ctx: Context, userId: string, tenantId: string): Promise<void> {
-  const totp = await ctx.accounts.userTotp.findUnique({ where: { userId }, select: { enabledAt: true } });
-  if (!totp?.enabledAt) return;
+  if (!(await hasSecondFactor(ctx, userId))) return;
   const challenge = await new SignJWT({ tid: tenantId })
     .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: ctx.tokens.keys.current.kid, typ: CHALLENGE_TYPE })
     .setSubject(userId)
@@ -35,6 +34,21 @@ export async function requireSecondFactor(ctx: Context, userId: string, tenantId
     "Enter a code from your authenticator app, or a recovery code, with completeLogIn.",
     { challenge, expiresIn: CHALLENGE_TTL_SECONDS, methods: ["TOTP", "RECOVERY_CODE"] },
   );
+}
+
+async function hasSecondFactor(ctx: Context, userId: string): Promise<boolean> {
+  const totp = await ctx.accounts.userTotp.findUnique({ where: { userId }, select: { enabledAt: true } });
+  return Boolean(totp?.enabledAt);
+}
+
+/**
+ * For the other places that take a password and answer tokens (accepting an invitation without being
+ * signed in): an account with a second factor must sign in with it first, so a password alone is refused.
+ */
+export async function refusePasswordOnly(ctx: Context, userId: string): Promise<void> {
+  if (await hasSecondFactor(ctx, userId)) {
+    throw forbidden("This account has a second factor: log in with it, then do this signed in.");
+  }
 }
 
 /** The user and organization a challenge was issued for; null when it is forged, altered or expired. */
