@@ -95,6 +95,35 @@ describe.skipIf(!inject("redisUrl"))("billing in local mode (no Stripe), limits 
     expect(allowed.errors).toBeUndefined();
   });
 
+  it("counts a restored project against the plan too", async () => {
+    const tenant = await signUpTenant(platform.gatewayUrl, "restore");
+    const ids: string[] = [];
+    for (const name of ["A", "B", "C"])
+      ids.push((await createProject(tenant.token, name)).data!.createProject.project.id);
+    const deleted = await gql(
+      platform.gatewayUrl,
+      "mutation($id: ID!) { deleteProject(input: { id: $id, version: 1 }) { project { version } } }",
+      {
+        token: tenant.token,
+        variables: { id: ids[0] },
+      },
+    );
+    expect(deleted.errors).toBeUndefined();
+    expect((await createProject(tenant.token, "D")).errors).toBeUndefined();
+    const restore = await gql(
+      platform.gatewayUrl,
+      "mutation($id: ID!, $version: Int!) { restoreProject(input: { id: $id, version: $version }) { project { id } } }",
+      {
+        token: tenant.token,
+        variables: { id: ids[0], version: deleted.data!.deleteProject.project.version },
+      },
+    );
+    expect(restore.errors?.[0]?.extensions).toMatchObject({ code: "PLAN_LIMIT", limit: "projects" });
+    expect(
+      await platform.prisma.project.count({ where: { tenantId: tenant.tenantId, deletedAt: null } }),
+    ).toBe(3);
+  });
+
   it("has no portal or invoices without Stripe, and says it runs locally", async () => {
     const tenant = await signUpTenant(platform.gatewayUrl, "portal");
     const portal = await gql(platform.gatewayUrl, "mutation { createBillingPortalSession { url } }", {
