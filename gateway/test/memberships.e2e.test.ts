@@ -1,6 +1,14 @@
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { gql, type Platform, signUpTenant, startPlatform, uniqueEmail } from "../../test/platform.ts";
+import { eventually } from "../../test/eventually.ts";
+import {
+  gql,
+  type Platform,
+  signUpTenant,
+  startGateway,
+  startPlatform,
+  uniqueEmail,
+} from "../../test/platform.ts";
 
 /**
  * Organizations and membership through the gateway: invitations (create, list, resend, revoke,
@@ -320,6 +328,32 @@ describe("roles and removal", () => {
         where: { tenantId: owner.tenantId, topic: "membership.removed" },
       });
       expect(events.map((e) => e.payload)).toEqual([{ userId: member.userId }]);
+    },
+  );
+
+  it.skipIf(!redisUrl)(
+    "a gateway with the default revocation cache refuses a removed member within it",
+    async () => {
+      const cachedGateway = await startGateway(platform, {});
+      try {
+        const owner = await signUpTenant(platform.gatewayUrl, "removal-cached");
+        const member = await join(owner, "MEMBER");
+        // The gateway now holds "session live" for up to SESSION_REVOCATION_CACHE_MS (5 s).
+        const before = await gql(cachedGateway.url, ME, { token: member.token });
+        expect(before.data?.me).toMatchObject({ id: member.userId });
+        await call(REMOVE, owner.token, { input: { userId: member.userId } });
+        const removedAt = Date.now();
+        const refused = await eventually(
+          () => gql(cachedGateway.url, ME, { token: member.token }),
+          (res) => res.errors?.[0]?.extensions?.code === "UNAUTHENTICATED",
+          15_000,
+        );
+        expect(refused.data ?? null).toBeNull();
+        // Within the cache's time (plus the machine's slack), far sooner than the token's 15 minutes.
+        expect(Date.now() - removedAt).toBeLessThan(12_000);
+      } finally {
+        await cachedGateway.close();
+      }
     },
   );
 
