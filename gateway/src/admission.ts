@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { isIP } from "node:net";
 import { type Logger, type Principal, requestIdOf } from "@app/common";
 import type { Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
@@ -25,6 +26,7 @@ export interface AdmissionSettings {
   RATE_LIMIT_TENANT_PER_MINUTE: number;
   RATE_LIMIT_API_KEY_PER_MINUTE: number;
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: number;
+  TRUSTED_PROXY_HOPS: number;
   INTERNAL_CONTEXT_SECRET: string;
 }
 
@@ -41,9 +43,23 @@ export interface AdmissionOptions {
   logger: Logger;
 }
 
-/** The address a request came from: what anonymous callers are rate-limited by. */
-export function clientAddressOf(req: IncomingMessage | undefined): string {
-  return req?.socket.remoteAddress ?? "unknown";
+/**
+ * The address a request came from, what anonymous callers are rate-limited by: the TCP peer or, behind
+ * `trustedProxyHops` proxies that each append their peer to X-Forwarded-For (load balancers), the address
+ * the outermost trusted one saw. Entries further left were written by the client and are never read, so
+ * a forged header cannot pick another address; without trusted proxies the header is ignored.
+ */
+export function clientAddressOf(req: IncomingMessage | undefined, trustedProxyHops = 0): string {
+  const peer = req?.socket.remoteAddress ?? "unknown";
+  if (!req || trustedProxyHops === 0) return peer;
+  const header = req.headers["x-forwarded-for"];
+  const entries = (Array.isArray(header) ? header.join(",") : (header ?? ""))
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  // Fewer entries than proxies: the request did not come through them all; the peer is what is known.
+  const seen = entries[entries.length - trustedProxyHops];
+  return seen !== undefined && isIP(seen) ? seen : peer;
 }
 
 /**
@@ -118,6 +134,9 @@ export async function createAdmission(options: AdmissionOptions) {
     return persisted.resolve(params, caller.principal, caller.requestId);
   }
 
+  const clientAddress = (req: IncomingMessage | undefined) =>
+    clientAddressOf(req, settings.TRUSTED_PROXY_HOPS);
+
   /** HTTP: after the plugin that verified the credential (it leaves `principal` on the context). */
   const plugin: Plugin = {
     async onParams({ params, setParams, request, context }) {
@@ -129,11 +148,16 @@ export async function createAdmission(options: AdmissionOptions) {
       const admitted = await admit(received as OperationParams, {
         principal: principal ?? null,
         requestId: requestIdOf(request),
-        clientAddress: clientAddressOf(req),
+        clientAddress: clientAddress(req),
       });
       if (admitted !== received) setParams(admitted as typeof params);
     },
   };
 
-  return { admit, plugin };
+  return {
+    admit,
+    plugin,
+    /** `clientAddressOf` with this gateway's TRUSTED_PROXY_HOPS. */
+    clientAddress,
+  };
 }

@@ -22,7 +22,7 @@ import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, type Plugin } from "graphql-yoga";
 import type { JWTVerifyGetKey } from "jose";
-import { clientAddressOf, createAdmission } from "./admission.ts";
+import { createAdmission } from "./admission.ts";
 import { createCredentials } from "./auth/credentials.ts";
 import { useScopes } from "./auth/scopes.ts";
 import { type GatewayContext, signedContextOf } from "./context.ts";
@@ -250,7 +250,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       return {
         requestId: request ? requestIdOf(request) : randomUUID(),
         // Signed into the internal context: what identity's per-address log-in limits key on.
-        clientAddress: clientAddressOf(req),
+        clientAddress: admission.clientAddress(req),
         principal:
           websocketPrincipal !== undefined
             ? websocketPrincipal
@@ -286,7 +286,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
           admission.admit(payload, {
             principal,
             requestId: randomUUID(),
-            clientAddress: clientAddressOf(request),
+            clientAddress: admission.clientAddress(request),
           }),
       });
       countWebSockets(websockets.wsServer, metrics);

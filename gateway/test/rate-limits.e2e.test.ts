@@ -33,7 +33,7 @@ const LIMITS = {
  * POSTs from a loopback address of its own (127.x.y.z), so the anonymous limit counts this test's
  * calls alone, whatever else on the machine talks to the gateway from 127.0.0.1.
  */
-function postFrom(localAddress: string, url: string, query: string) {
+function postFrom(localAddress: string, url: string, query: string, headers: Record<string, string> = {}) {
   return new Promise<{
     status: number;
     retryAfter?: string;
@@ -41,7 +41,7 @@ function postFrom(localAddress: string, url: string, query: string) {
   }>((resolve, reject) => {
     const req = request(
       url,
-      { method: "POST", localAddress, headers: { "content-type": "application/json" } },
+      { method: "POST", localAddress, headers: { "content-type": "application/json", ...headers } },
       (res) => {
         let text = "";
         res.on("data", (chunk) => {
@@ -146,6 +146,26 @@ describe.runIf(redisUrl)("rate limits through Redis", () => {
     // Another address is not affected.
     const neighbour = mine.replace(/\.\d+$/, (last) => `.${(Number(last.slice(1)) % 254) + 1}`);
     expect((await postFrom(neighbour, gateway.url, plans)).status).toBe(200);
+    // Without trusted proxies X-Forwarded-For is ignored: naming another address does not get round it.
+    const forged = await postFrom(mine, gateway.url, plans, { "x-forwarded-for": "203.0.113.7" });
+    expect(forged.status).toBe(429);
+  });
+
+  it("behind a trusted proxy, the address it saw counts; what a client writes in front of it does not", async () => {
+    const proxied = await startGateway(platform, { ...LIMITS, TRUSTED_PROXY_HOPS: "1" });
+    try {
+      const client = `198.51.${randomInt(0, 255)}.${randomInt(1, 255)}`;
+      const plans = "{ plans { code } }";
+      const via = (xff: string) => postFrom("127.0.0.1", proxied.url, plans, { "x-forwarded-for": xff });
+      for (let i = 0; i < 3; i++) expect((await via(client)).status).toBe(200);
+      expect((await via(client)).status).toBe(429);
+      // The client prepends an address of its choosing: the proxy's entry (the last) still counts.
+      expect((await via(`203.0.113.9, ${client}`)).status).toBe(429);
+      // Another client behind the same proxy has its own allowance.
+      expect((await via(`198.51.100.${randomInt(1, 255)}`)).status).toBe(200);
+    } finally {
+      await proxied.close();
+    }
   });
 });
 

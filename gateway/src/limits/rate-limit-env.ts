@@ -35,4 +35,9 @@ export const rateLimitEnvShape = {
   RATE_LIMIT_API_KEY_PER_MINUTE: perMinute.default(300),
   /** Requests per minute from one client address without credentials. */
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: perMinute.default(120),
+  /**
+   * Proxies in front of the gateway that append the client's address to X-Forwarded-For (a load
+   * balancer: 1). 0 (default): the TCP peer is the client and the header is ignored.
+   */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
 };
