@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually } from "../../../test/eventually.ts";
 import { effectivePlan, type PlanLimits } from "./limits.ts";
-import { createPlanLimitsCache, invalidatePlanLimits } from "./limits-cache.ts";
+import { createPlanLimitsCache, invalidateAllPlanLimits, invalidatePlanLimits } from "./limits-cache.ts";
 
 const limits = (planCode: string, validUntil: number | null = null): PlanLimits => ({
   planCode,
@@ -71,6 +71,37 @@ describe.skipIf(!inject("redisUrl"))("the plan-limits cache (in-process and Redi
       await eventually(
         async () => (await two.get(t)).planCode,
         (code) => code === "PRO",
+      );
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it("drops every tenant's entry, shared and in-process, when the plan catalogue changes", async () => {
+    const [a, b] = [tenant(), tenant()];
+    let plan = "FREE";
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      return limits(plan);
+    };
+    const one = createPlanLimitsCache({ redisUrl, load, logger });
+    const two = createPlanLimitsCache({ redisUrl, load, logger });
+    try {
+      await one.get(a);
+      await one.get(b);
+      expect((await two.get(a)).planCode).toBe("FREE");
+      expect(loads).toBe(2);
+      plan = "FREE-2";
+      await invalidateAllPlanLimits(redis);
+      await eventually(
+        async () => (await one.get(a)).planCode,
+        (code) => code === "FREE-2",
+      );
+      await eventually(
+        async () => (await two.get(b)).planCode,
+        (code) => code === "FREE-2",
       );
     } finally {
       await one.close();

@@ -7,10 +7,17 @@ export const LIMITS_CHANNEL = "plan-limits:invalidated";
 const limitsKey = (tenantId: string) => `plan-limits:${tenantId}`;
 /** Bumped on every invalidation: a load that began before it must not store what it read. */
 const generationKey = (tenantId: string) => `plan-limits:gen:${tenantId}`;
+/**
+ * Bumped when the plan catalogue changes, which makes every tenant's entry stale: each entry records
+ * the catalogue generation it was read under and counts only while that is still the current one.
+ */
+const CATALOGUE_GENERATION = "plan-limits:catalogue";
+/** The pub/sub message that drops every tenant's in-process entry (a tenant id is never `*`). */
+const EVERY_TENANT = "*";
 
-/** Stores the loaded limits only if no invalidation happened since the load began. */
+/** Stores the loaded limits only if no invalidation (the tenant's or the catalogue's) happened since the load began. */
 const SET_IF_CURRENT = `
-if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] and (redis.call('GET', KEYS[3]) or '0') == ARGV[4] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
 return 1`;
@@ -51,7 +58,13 @@ export function createPlanLimitsCache(options: PlanLimitsCacheOptions): PlanLimi
     connection.on("error", (error) => logger.debug({ err: error }, "plan limits cache: redis error"));
   const local = new Map<string, { limits: PlanLimits; expiresAt: number }>();
   const localGeneration = new Map<string, number>();
+  let localEpoch = 0;
   subscriber.on("message", (_channel, tenantId: string) => {
+    if (tenantId === EVERY_TENANT) {
+      local.clear();
+      localEpoch++;
+      return;
+    }
     local.delete(tenantId);
     localGeneration.set(tenantId, (localGeneration.get(tenantId) ?? 0) + 1);
   });
@@ -62,9 +75,9 @@ export function createPlanLimitsCache(options: PlanLimitsCacheOptions): PlanLimi
 
   const expiry = (limits: PlanLimits, ttl: number) =>
     Math.min(Date.now() + ttl, limits.validUntil ?? Number.POSITIVE_INFINITY);
-  const keep = (tenantId: string, limits: PlanLimits, generation: number) => {
+  const keep = (tenantId: string, limits: PlanLimits, generation: number, epoch: number) => {
     const expiresAt = expiry(limits, localTtl);
-    if (localGeneration.get(tenantId) === generation && expiresAt > Date.now())
+    if (localGeneration.get(tenantId) === generation && localEpoch === epoch && expiresAt > Date.now())
       local.set(tenantId, { limits, expiresAt });
   };
 
@@ -74,9 +87,11 @@ export function createPlanLimitsCache(options: PlanLimitsCacheOptions): PlanLimi
       if (hit && hit.expiresAt > Date.now()) return hit.limits;
       if (!localGeneration.has(tenantId)) localGeneration.set(tenantId, 0);
       const generation = localGeneration.get(tenantId)!;
-      let shared: [string | null, string | null];
+      const epoch = localEpoch;
+      let shared: [string | null, string | null, string | null];
       try {
-        shared = (await redis.mget(limitsKey(tenantId), generationKey(tenantId))) as [
+        shared = (await redis.mget(limitsKey(tenantId), generationKey(tenantId), CATALOGUE_GENERATION)) as [
+          string | null,
           string | null,
           string | null,
         ];
@@ -84,11 +99,12 @@ export function createPlanLimitsCache(options: PlanLimitsCacheOptions): PlanLimi
         logger.warn({ err: error }, "plan limits cache: redis unavailable, reading the source");
         return load(tenantId);
       }
-      const [cached, sharedGeneration] = shared;
+      const [cached, sharedGeneration, catalogueGeneration] = shared;
+      const catalogue = catalogueGeneration ?? "0";
       if (cached) {
-        const limits = JSON.parse(cached) as PlanLimits;
-        if (limits.validUntil === null || limits.validUntil > Date.now()) {
-          keep(tenantId, limits, generation);
+        const { catalogue: readUnder, ...limits } = JSON.parse(cached) as PlanLimits & { catalogue: string };
+        if (readUnder === catalogue && (limits.validUntil === null || limits.validUntil > Date.now())) {
+          keep(tenantId, limits, generation, epoch);
           return limits;
         }
       }
@@ -98,16 +114,18 @@ export function createPlanLimitsCache(options: PlanLimitsCacheOptions): PlanLimi
         await redis
           .eval(
             SET_IF_CURRENT,
-            2,
+            3,
             limitsKey(tenantId),
             generationKey(tenantId),
-            JSON.stringify(limits),
+            CATALOGUE_GENERATION,
+            JSON.stringify({ ...limits, catalogue }),
             Math.ceil(ttl),
             sharedGeneration ?? "0",
+            catalogue,
           )
           .catch((error) => logger.warn({ err: error }, "plan limits cache: could not store"));
       }
-      keep(tenantId, limits, generation);
+      keep(tenantId, limits, generation, epoch);
       return limits;
     },
     async close() {
@@ -130,4 +148,10 @@ export async function invalidatePlanLimits(redis: Redis | null, tenantId: string
     .del(limitsKey(tenantId))
     .publish(LIMITS_CHANNEL, tenantId)
     .exec();
+}
+
+/** Call after the plan catalogue changes: every cache drops every tenant's limits. */
+export async function invalidateAllPlanLimits(redis: Redis | null): Promise<void> {
+  if (!redis) return;
+  await redis.multi().incr(CATALOGUE_GENERATION).publish(LIMITS_CHANNEL, EVERY_TENANT).exec();
 }
