@@ -32,6 +32,7 @@ describe("rate-limit and persisted-operation settings", () => {
         RATE_LIMIT_API_KEY_PER_MINUTE: "0",
         PERSISTED_OPERATIONS: "sometimes",
         APQ_TTL_SECONDS: "-1",
+        TRUSTED_PROXY_HOPS: "eleven",
       });
       expect.unreachable();
     } catch (error) {
@@ -42,6 +43,7 @@ describe("rate-limit and persisted-operation settings", () => {
         "RATE_LIMIT_API_KEY_PER_MINUTE",
         "PERSISTED_OPERATIONS",
         "APQ_TTL_SECONDS",
+        "TRUSTED_PROXY_HOPS",
       ])
         expect(message).toContain(name);
       expect(message).toContain('"FREE=ten" is not PLAN_CODE=<requests per minute>');
