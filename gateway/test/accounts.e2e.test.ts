@@ -135,6 +135,18 @@ describe("password reset", () => {
     expect((await logIn(user.email, PASSWORD)).data?.logIn.accessToken).toBeTruthy();
   });
 
+  it("limits reset requests per address, with Retry-After, whether or not it has an account", async () => {
+    for (const email of [uniqueEmail("flood"), (await signUpTenant(platform.gatewayUrl, "flooded")).email]) {
+      for (let i = 0; i < 5; i++) {
+        const res = await gql(platform.gatewayUrl, REQUEST_RESET, { variables: { email } });
+        expect(res.data?.requestPasswordReset).toEqual({ accepted: true });
+      }
+      const refused = await gql(platform.gatewayUrl, REQUEST_RESET, { variables: { email } });
+      expect(refused.errors?.[0]?.extensions?.code).toBe("RATE_LIMITED");
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+  });
+
   it("refuses a verification token used as a reset token", async () => {
     const user = await signUpTenant(platform.gatewayUrl, "wrong-purpose");
     const token = await mailedToken("user.email_verification_requested", user.email);

@@ -42,6 +42,14 @@ export async function createIdentityApp(
     perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
   };
+  // Reset e-mails: a few per address an hour is plenty for a person and useless for flooding an inbox.
+  const resetLimits = {
+    perAccount: config.PASSWORD_RESET_MAX_PER_ACCOUNT,
+    perAddress: config.PASSWORD_RESET_MAX_PER_ADDRESS,
+    windowSeconds: 3_600,
+    name: "password-reset",
+    what: "password reset requests",
+  };
   const services: IdentityServices = {
     tokens,
     settings: {
@@ -50,6 +58,7 @@ export async function createIdentityApp(
       invitationTtlSeconds: config.INVITATION_TTL_SECONDS,
     },
     limiter: redis ? redisLoginLimiter(redis, limits) : memoryLoginLimiter(limits),
+    resetLimiter: redis ? redisLoginLimiter(redis, resetLimits) : memoryLoginLimiter(resetLimits),
     revocations: redis ? redisRevocations(redis, config.ACCESS_TOKEN_TTL_SECONDS) : noRevocations,
     // Seats: read from billing's tables when an invitation is created (app is built below).
     planLimits: createPlanLimitsCache({

@@ -18,6 +18,8 @@ export interface IdentityServices {
   tokens: TokenSettings;
   settings: AccountSettings;
   limiter: LoginLimiter;
+  /** Password-reset requests per address and per client (each may send an e-mail). */
+  resetLimiter: LoginLimiter;
   revocations: SessionRevocations;
   /** The organization's plan limits (seats), cached; billing invalidates them on a subscription change. */
   planLimits: PlanLimitsSource;

@@ -37,6 +37,9 @@ export const identityEnv = subgraphEnv.extend({
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
   LOGIN_FAILURE_WINDOW_SECONDS: seconds.default(900),
+  /** Password-reset requests allowed per e-mail address, and per client address, in an hour. */
+  PASSWORD_RESET_MAX_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
+  PASSWORD_RESET_MAX_PER_ADDRESS: z.coerce.number().int().min(1).default(50),
 });
 export type IdentityConfig = z.infer<typeof identityEnv>;
 

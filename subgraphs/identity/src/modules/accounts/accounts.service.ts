@@ -236,6 +236,8 @@ export async function changePassword(ctx: Context, input: unknown) {
 
 export async function requestPasswordReset(ctx: Context, input: unknown) {
   const data = parseInput(requestResetInput, input);
+  // Every request counts (it may send mail to someone): a client cannot flood an inbox.
+  await ctx.resetLimiter.begin(data.email, ctx.clientAddress);
   const lookup = await ctx.accounts.userEmail.findUnique({ where: { email: data.email } });
   const user = lookup ? await ctx.accounts.user.findUnique({ where: { id: lookup.userId } }) : null;
   // The outbox is per tenant: the e-mail goes out through the organization the user joined first.

@@ -2,11 +2,18 @@ import { createHash } from "node:crypto";
 import { appError, ErrorCode } from "@app/common";
 import type { Redis } from "ioredis";
 
-/** Failed log-ins allowed per account and per client address within one window. */
+/** Attempts allowed per account and per client address within one window. */
 export interface LoginLimits {
   perAccount: number;
   perAddress: number;
   windowSeconds: number;
+  /**
+   * What is counted, in the Redis keys and the refusal: `login-failures` (the default) or another
+   * action limited the same way (`password-reset` requests, which e-mail whoever owns the address).
+   */
+  name?: string;
+  /** The refusal's words: "Too many <what>: try again in N seconds." */
+  what?: string;
 }
 
 /** One log-in attempt that was let through; report a success so it does not count as a failure. */
@@ -24,17 +31,19 @@ export interface LoginLimiter {
   begin(account: string, address: string): Promise<LoginAttempt>;
 }
 
-function rateLimited(retryAfterMs: number) {
+function rateLimited(limits: LoginLimits, retryAfterMs: number) {
   const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return appError(ErrorCode.RATE_LIMITED, `Too many failed log-ins: try again in ${retryAfter} seconds.`, {
+  const what = limits.what ?? "failed log-ins";
+  return appError(ErrorCode.RATE_LIMITED, `Too many ${what}: try again in ${retryAfter} seconds.`, {
     retryAfter,
   });
 }
 
 // E-mail addresses are kept out of Redis: the counters need only tell accounts apart.
-const accountKey = (email: string) =>
-  `auth:login-failures:account:${createHash("sha256").update(email).digest("base64url")}`;
-const addressKey = (address: string) => `auth:login-failures:address:${address}`;
+const accountKey = (limits: LoginLimits, email: string) =>
+  `auth:${limits.name ?? "login-failures"}:account:${createHash("sha256").update(email).digest("base64url")}`;
+const addressKey = (limits: LoginLimits, address: string) =>
+  `auth:${limits.name ?? "login-failures"}:address:${address}`;
 
 /**
  * Check and count in one step (a script runs atomically): when any counter is at its limit, answer its
@@ -65,11 +74,11 @@ export function redisLoginLimiter(redis: Redis, limits: LoginLimits): LoginLimit
   const windowMs = limits.windowSeconds * 1000;
   return {
     async begin(account, address) {
-      const keys = [accountKey(account), addressKey(address)];
+      const keys = [accountKey(limits, account), addressKey(limits, address)];
       const wait = Number(
         await redis.eval(BEGIN, keys.length, ...keys, windowMs, limits.perAccount, limits.perAddress),
       );
-      if (wait > 0) throw rateLimited(wait);
+      if (wait > 0) throw rateLimited(limits, wait);
       return {
         async succeeded() {
           await redis.eval(SUCCEEDED, keys.length, ...keys);
@@ -97,12 +106,12 @@ export function memoryLoginLimiter(limits: LoginLimits): LoginLimiter {
       // Bounded memory under an address- or account-spraying attack: expired counters go first.
       if (counters.size > 10_000) for (const key of counters.keys()) live(key, now);
       const keys: Array<[string, number]> = [
-        [accountKey(account), limits.perAccount],
-        [addressKey(address), limits.perAddress],
+        [accountKey(limits, account), limits.perAccount],
+        [addressKey(limits, address), limits.perAddress],
       ];
       for (const [key, limit] of keys) {
         const counter = live(key, now);
-        if (counter && counter.count >= limit) throw rateLimited(counter.resetAt - now);
+        if (counter && counter.count >= limit) throw rateLimited(limits, counter.resetAt - now);
       }
       for (const [key] of keys) {
         const counter = live(key, now);
