@@ -49,12 +49,17 @@ beforeEach(() => {
 const ENTITIES =
   "query($representations:[_Any!]!){_entities(representations:$representations){...on User{email}}}";
 
-function fetchOf(context: object, query: string, variables?: Record<string, unknown>) {
+function fetchOf(
+  context: object,
+  query: string,
+  variables?: Record<string, unknown>,
+  operation: "query" | "mutation" = "query",
+) {
   return source.process({
     kind: "incoming operation" as never,
     request: { query, variables, http: { method: "POST", url: "", headers: new Headers() as never } },
     context,
-    incomingRequestContext: {} as never,
+    incomingRequestContext: { operation: { operation } } as never,
   });
 }
 
@@ -96,5 +101,12 @@ it("never merges mutations: two identical ones are two writes", async () => {
     fetchOf(operation, "mutation { plans { code } }"),
     fetchOf(operation, "mutation { plans { code } }"),
   ]);
+  expect(received).toHaveLength(2);
+});
+
+it("within a mutation operation sends a later identical read again: the mutation may have changed it", async () => {
+  const operation = {};
+  await fetchOf(operation, ENTITIES, { representations: [{ __typename: "User", id: "u1" }] }, "mutation");
+  await fetchOf(operation, ENTITIES, { representations: [{ __typename: "User", id: "u1" }] }, "mutation");
   expect(received).toHaveLength(2);
 });

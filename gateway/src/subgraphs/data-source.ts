@@ -12,10 +12,12 @@ const READ = /^\s*(?:query\b|\{)/;
  * - an entity fetch lists one representation per entity reached, so 50 tasks with the same assignee
  *   sent identity 50 copies of `{ __typename: "User", id }`; each is sent once here, and the answer
  *   copied back to every entity that asked;
- * - the same fetch (subgraph, query and variables) reached twice by one plan, in parallel branches or
- *   one after the other, is sent once; each branch gets its own copy of the answer (the executor
- *   writes into what it receives).
- * Mutations pass through untouched.
+ * - the same fetch (subgraph, query and variables) reached twice by the plan of a query, in parallel
+ *   branches or one after the other, is sent once; each branch gets its own copy of the answer (the
+ *   executor writes into what it receives).
+ * Mutation fetches pass through untouched, and within a mutation operation a read is never reused by a
+ * later one: the root fields run one after the other, and what the first one wrote changes what the
+ * second one reads.
  */
 export class DedupingDataSource<
   // biome-ignore lint/suspicious/noExplicitAny: RemoteGraphQLDataSource's own constraint
@@ -34,20 +36,26 @@ export class DedupingDataSource<
     const variables = unique ? { ...request.variables, representations: unique.values } : request.variables;
     const key = `${request.operationName ?? ""}\n${request.query}\n${JSON.stringify(variables ?? {})}`;
 
-    let fetches = this.fetches.get(context);
-    if (!fetches) {
-      fetches = new Map();
-      this.fetches.set(context, fetches);
-    }
-    let pending = fetches.get(key);
+    const fetches =
+      options.incomingRequestContext.operation?.operation === "query" ? this.fetchesOf(context) : undefined;
+    let pending = fetches?.get(key);
     if (!pending) {
       pending = super.process({ ...options, request: { ...request, variables } });
-      fetches.set(key, pending);
+      fetches?.set(key, pending);
     }
     const response = copyOf(await pending);
     return unique && unique.values.length < unique.indexes.length
       ? expand(response, unique.indexes)
       : response;
+  }
+
+  private fetchesOf(context: object): Map<string, Promise<SubgraphResponse>> {
+    let fetches = this.fetches.get(context);
+    if (!fetches) {
+      fetches = new Map();
+      this.fetches.set(context, fetches);
+    }
+    return fetches;
   }
 }
 

@@ -101,9 +101,10 @@ export function createServiceMetrics(service: string) {
   return {
     registry,
     operationLabel,
-    operation(name: string, type: string, seconds: number, errorCodes: readonly string[]) {
+    /** `seconds` undefined: refused before it ran (validation), counted but not timed. */
+    operation(name: string, type: string, seconds: number | undefined, errorCodes: readonly string[]) {
       requests.inc({ operation: name, type });
-      duration.observe({ operation: name, type }, seconds);
+      if (seconds !== undefined) duration.observe({ operation: name, type }, seconds);
       for (const code of errorCodes) errors.inc({ operation: name, code });
     },
     httpResponse(path: string, status: number) {
@@ -196,7 +197,7 @@ export function useMetrics(metrics: ServiceMetrics, options: MetricsEndpointOpti
         metrics.operation(
           metrics.operationLabel(operation?.name?.value),
           operation?.operation ?? "unknown",
-          0,
+          undefined,
           result.map(() => "GRAPHQL_VALIDATION_FAILED"),
         );
       };
