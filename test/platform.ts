@@ -15,6 +15,7 @@ import { createProjectsApp } from "../subgraphs/projects/src/app.ts";
 import { projectsEnv } from "../subgraphs/projects/src/env.ts";
 import { createTenantsApp } from "../subgraphs/tenants/src/app.ts";
 import { tenantsEnv } from "../subgraphs/tenants/src/env.ts";
+import type { DnsResolver } from "../subgraphs/tenants/src/modules/domains/dns.ts";
 import { createWorkerApp, type WorkerApp } from "../worker/src/app.ts";
 import { workerEnv } from "../worker/src/env.ts";
 
@@ -27,6 +28,8 @@ export interface Platform {
   /** Identity's signing-key folder (`signing-keys.json`): tests mint tokens with the real key. */
   keysDir: string;
   issuer: string;
+  /** GDPR exports' folder (EXPORT_DIR of the tenants subgraph and the worker), temporary. */
+  exportDir: string;
   /** The owner's client: tests seed and inspect every tenant's rows with it (no row-level security). */
   prisma: PrismaClient;
   /** SQL statements the services sent (both their roles' clients) since the last reset. */
@@ -61,6 +64,10 @@ export interface PlatformOptions {
   identity?: Record<string, string>;
   /** Gateway settings on top of the defaults (`QUERY_MAX_DEPTH`, `INTROSPECTION`...), as in its environment. */
   gateway?: Record<string, string>;
+  /** Tenants subgraph settings on top of the defaults (`ORGANIZATION_DELETION_GRACE_SECONDS`...). */
+  tenants?: Record<string, string>;
+  /** Replaces DNS for custom-domain verification (tests publish TXT records in it). */
+  dns?: DnsResolver;
   /** Billing settings on top of the defaults (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`...). */
   billing?: Record<string, string>;
   /** Worker settings on top of the defaults (`STRIPE_*`, `BILLING_GRACE_PERIOD_SECONDS`...). */
@@ -76,6 +83,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
   const ownKeys = !options.keysDir;
   const keysDir = options.keysDir ?? (await mkdtemp(join(tmpdir(), "coditect-keys-")));
   const queries: string[] = [];
+  const exportDir = await mkdtemp(join(tmpdir(), "coditect-exports-"));
   const prisma = createPrismaClient({ connectionString: databaseUrl, poolSize: 3 });
   // The services connect as in production: the application role (row-level security) and the
   // cross-tenant role for the named places that cross tenants.
@@ -97,6 +105,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     INTERNAL_CONTEXT_SECRET: internalSecret,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     NODE_ENV: "test",
+    EXPORT_DIR: exportDir,
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
   };
   const servers: RunningServer[] = [];
@@ -114,7 +123,13 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
       return handler(req, res);
     };
 
-  const tenants = await serve(counted("tenants", createTenantsApp(tenantsEnv.parse(common), services).yoga));
+  const tenants = await serve(
+    counted(
+      "tenants",
+      createTenantsApp(tenantsEnv.parse({ ...common, ...options.tenants }), { ...services, dns: options.dns })
+        .yoga,
+    ),
+  );
   const projectsApp = createProjectsApp(projectsEnv.parse(common), services);
   closers.push(projectsApp.close);
   const projects = await serve(counted("projects", projectsApp.yoga));
@@ -180,6 +195,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
     internalSecret,
     keysDir,
     issuer,
+    exportDir,
     prisma,
     queries,
     subgraphCalls,
@@ -191,6 +207,7 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
       for (const close of closers) await close();
       await Promise.all([prisma.$disconnect(), appPrisma.$disconnect(), crossTenant.$disconnect()]);
       if (ownKeys) await rm(keysDir, { recursive: true, force: true });
+      await rm(exportDir, { recursive: true, force: true });
     },
   };
 }

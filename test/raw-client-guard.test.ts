@@ -25,6 +25,15 @@ const ALLOWED: Record<string, string> = {
   "subgraphs/billing/src/context.ts": "the global plan catalogue (ctx.plans)",
   "worker/src/outbox/relay.ts": "the relay reads every tenant's pending events",
   "worker/src/outbox/postgres-sink.ts": "NOTIFY for realtime without Redis",
+  "subgraphs/tenants/src/modules/directory/directory.ts":
+    "public pre-login lookups: slug or host -> organization",
+  "subgraphs/tenants/src/modules/platform/cross-tenant.ts": "platform administration's one audited path",
+  "subgraphs/tenants/src/modules/platform/admins.ts": "grants the platform-admin role (command line only)",
+  "subgraphs/tenants/src/cli/admin.ts": "npm run admin:grant / admin:revoke / admin:list",
+  "subgraphs/tenants/src/modules/gdpr/account-deletion.ts":
+    "deleteMyAccount: the user's rows in every organization",
+  "worker/src/jobs/tenant-data.ts": "GDPR: a tenant's rows in every table, exported or purged",
+  "worker/src/jobs/organization-jobs.ts": "GDPR jobs' pool",
   "subgraphs/billing/src/modules/webhooks/webhooks.route.ts": "webhooks name a Stripe customer, not a tenant",
   "subgraphs/billing/src/modules/plans/limits.route.ts": "the limits of the tenant the gateway vouches for",
   "packages/billing/src/limits.ts": "reads the global plan catalogue",
@@ -97,6 +106,14 @@ describe("raw database access stays in its named places", () => {
   it("uses the cross-tenant context members only where they are meant", () => {
     const uses = (member: string) =>
       files.filter((file) => new RegExp(`ctx\\.${member}\\b`).test(readFileSync(join(ROOT, file), "utf8")));
+    expect(uses("directory")).toEqual([
+      "subgraphs/tenants/src/modules/organizations/organizations.service.ts",
+    ]);
+    expect(uses("platform")).toEqual(["subgraphs/tenants/src/modules/platform/platform.service.ts"]);
+    expect(uses("accountDeletion")).toEqual(["subgraphs/tenants/src/modules/gdpr/account.service.ts"]);
+    expect(uses("newTenant")).toEqual([
+      "subgraphs/tenants/src/modules/organizations/organizations.service.ts",
+    ]);
     // Identity's global tables (users, e-mail tokens, sessions, second factors) and a user's memberships
     // across organizations (log-in, myOrganizations, invitation acceptance).
     const ACCOUNTS = [

@@ -42,6 +42,7 @@ import { DedupingDataSource } from "./subgraphs/data-source.ts";
 import { createSubgraphAgent, createSubgraphFetcher } from "./subgraphs/fetcher.ts";
 import { createFederatedSubscribe } from "./subscriptions/federated.ts";
 import { attachWebSocketServer } from "./subscriptions/websocket.ts";
+import { createTenancy } from "./tenancy/tenancy.ts";
 import { createGatewayPlanLimits, useUsageMetering } from "./usage/usage-metering.ts";
 
 /** How long a subgraph's /healthz may take before the gateway's /readyz counts it as down. */
@@ -140,7 +141,6 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     logger,
     keys: deps.keys,
   });
-  const verifyAccessToken = credentials.authenticate;
   // Rate limits and persisted operations (admission.ts), before any document is parsed.
   const redis = config.REDIS_URL
     ? instrumentRedis(await createGatewayRedis(config.REDIS_URL, logger), metrics)
@@ -155,6 +155,16 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
           logger,
         })
       : null;
+  // Suspended organizations' credentials refused; hosts resolved to organizations (tenancy/).
+  const tenancy = createTenancy({
+    baseDomain: config.BASE_DOMAIN,
+    ttlSeconds: config.ORGANIZATION_CACHE_TTL_SECONDS,
+    redis,
+    tenantsUrl: () => subgraphUrls.tenants!,
+    internalSecret: secret,
+    logger,
+  });
+  const verifyAccessToken = tenancy.guard(credentials.authenticate);
   const admission = await createAdmission({
     settings: config,
     redis,
@@ -202,6 +212,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       useVaryOrigin(),
       useAccessLog(logger),
       useRetryAfter(),
+      tenancy.plugin,
       {
         async onRequest({ url, endResponse }) {
           if (url.pathname === "/readyz")
@@ -257,6 +268,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
             : principal !== undefined
               ? principal
               : await verifyAccessToken(request?.headers.get("authorization") ?? null),
+        hostTenantId: await tenancy.hostTenantOf(request),
       };
     },
   });
@@ -301,6 +313,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       await gateway.stop();
       await subgraphAgent.close();
       await credentials.close();
+      await tenancy.close();
       await planLimits?.close();
       redis?.disconnect();
     },

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { checkCredentialsEnv, credentialsEnvShape } from "./auth/env.ts";
 import { rateLimitEnvShape } from "./limits/rate-limit-env.ts";
 import { persistedOperationsEnvShape } from "./persisted-operations/env.ts";
+import { tenancyEnvShape } from "./tenancy/env.ts";
 
 /** A positive whole number. */
 const count = z.coerce.number().int().min(1);
@@ -72,6 +73,7 @@ export const gatewayEnvShape = {
   ...credentialsEnvShape,
   ...persistedOperationsEnvShape,
   ...rateLimitEnvShape,
+  ...tenancyEnvShape,
 };
 
 export const gatewayEnv = z

@@ -5,13 +5,16 @@ import { isUuid } from "./ids.ts";
 /**
  * Tenant-owned models and the column that holds their tenant. Organization is the tenant itself, keyed
  * by `id`; global models (User, UserEmail, Plan) are absent and refused. OrganizationSlug
- * is a global lookup table, but each row belongs to a tenant: scoped, a tenant sees and changes only its
- * own slugs (sign-up claims slugs through the raw client). A test asserts that every model with a
+ * (like CustomDomain) is a global lookup table, but each row belongs to a tenant: scoped, a tenant sees and
+ * changes only its own slugs and domains (sign-up claims slugs through the raw client). A test asserts that every model with a
  * `tenantId` field is listed here, so a new model cannot be missed.
  */
 export const TENANT_COLUMN = {
   Organization: "id",
   OrganizationSlug: "tenantId",
+  OrganizationDomain: "tenantId",
+  OrganizationExport: "tenantId",
+  CustomDomain: "tenantId",
   Membership: "tenantId",
   Invitation: "tenantId",
   // Global (identity reads it through the raw client); scoped, a tenant would see only its own sessions.

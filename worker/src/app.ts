@@ -13,6 +13,7 @@ import type { WorkerConfig } from "./env.ts";
 import { queueStats } from "./jobs/admin.ts";
 import { createBillingJobs } from "./jobs/billing-jobs.ts";
 import { createHandlers, type JobHandler } from "./jobs/handlers.ts";
+import { createOrganizationJobs } from "./jobs/organization-jobs.ts";
 import { ensureQueues, QUEUES, type QueueDefinition } from "./jobs/queues.ts";
 import { createMailer } from "./mail/mailer.ts";
 import { createWorkerMetrics } from "./metrics.ts";
@@ -20,6 +21,9 @@ import { createPostgresSink } from "./outbox/postgres-sink.ts";
 import { createRedisSink } from "./outbox/redis-sink.ts";
 import { createRelay, type RelayOptions } from "./outbox/relay.ts";
 import { JOB_ROUTES } from "./outbox/routes.ts";
+
+/** Cron for the purge of organizations whose deletion is due: every minute. */
+const ORGANIZATION_PURGE_CRON = "* * * * *";
 
 /** Cron for the outbox pruning job (minute 17 of every hour, off the top of the hour). */
 const OUTBOX_CLEANUP_CRON = "17 * * * *";
@@ -69,6 +73,12 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
           .rows[0]?.n ?? 0,
       ),
   });
+  const organizations = createOrganizationJobs({
+    databaseUrl: config.DATABASE_URL,
+    exportDir: config.EXPORT_DIR,
+    redisUrl: config.REDIS_URL,
+    logger,
+  });
   const billing = createBillingJobs({
     databaseUrl: config.DATABASE_URL,
     redisUrl: config.REDIS_URL,
@@ -80,6 +90,7 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
   const handlers: Record<string, JobHandler> = {
     ...createHandlers({
       billing,
+      organizations,
       mailer,
       appUrl: config.APP_URL,
       // Cross-tenant maintenance on purpose: delivered rows of every tenant.
@@ -168,6 +179,7 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
       for (const [queue, queueHandler] of Object.entries(handlers)) await work(queue, queueHandler);
       await boss.schedule("outbox.cleanup", OUTBOX_CLEANUP_CRON);
       await boss.schedule("usage.flush", config.USAGE_FLUSH_CRON);
+      await boss.schedule("organization.purge", ORGANIZATION_PURGE_CRON);
       relay.start();
       server = await listen(handler, port);
       return server;
@@ -180,6 +192,7 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
       await boss.stop({ graceful: true, wait: true, timeout: 10_000 });
       await mailer.close();
       await billing.close();
+      await organizations.close();
       redis?.disconnect();
       await postgresSink?.close();
     },

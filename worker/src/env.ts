@@ -17,6 +17,8 @@ export const workerEnvShape = {
   MAIL_FROM: z.string().min(3).default("CODITECT <no-reply@coditect.localhost>"),
   /** Where links in e-mails point (the frontend). */
   APP_URL: z.url().default("http://localhost:3000"),
+  /** GDPR exports are written here; the tenants subgraph serves them from the same folder. */
+  EXPORT_DIR: z.string().min(1).default(".data/exports"),
   /** Jobs worked at once per queue. */
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),

@@ -17,6 +17,11 @@ export interface InternalContext {
   requestId: string;
   principal: Principal | null;
   /**
+   * The active organization the request's Host names (`{slug}.{BASE_DOMAIN}` or a verified custom
+   * domain), resolved by the gateway; for public, pre-login queries. Absent for any other host.
+   */
+  hostTenantId?: string;
+  /**
    * The client's address as the gateway saw it (gateway/src/admission.ts clientAddressOf): what
    * per-address limits key on. Nothing the client sends can set it.
    */
@@ -27,6 +32,7 @@ export interface InternalContext {
 export interface InternalContextInput {
   requestId: string;
   principal: (Omit<Principal, "credential" | "scopes"> & Partial<Principal>) | null;
+  hostTenantId?: string;
   clientAddress?: string;
 }
 
@@ -37,6 +43,7 @@ const claims = z.object({
   roles: z.array(z.enum(ROLES)).optional(),
   cred: z.enum(CREDENTIALS).optional(),
   scp: z.array(z.enum(SCOPES)).optional(),
+  htid: z.uuid().optional(),
   ip: z.string().min(1).max(64).optional(),
 });
 
@@ -55,6 +62,7 @@ export async function signInternalContext(secret: string, context: InternalConte
     ...(principal
       ? { tid: principal.tenantId, roles: principal.roles, cred: principal.credential, scp: principal.scopes }
       : {}),
+    ...(context.hostTenantId ? { htid: context.hostTenantId } : {}),
     ...(context.clientAddress ? { ip: context.clientAddress } : {}),
   })
     .setProtectedHeader({ alg: "HS256" })
@@ -80,19 +88,20 @@ export async function verifyInternalContext(
     });
     const parsed = claims.safeParse(payload);
     if (!parsed.success) return null;
-    const { rid, tid, sub, roles, cred, scp, ip } = parsed.data;
-    const client = ip ? { clientAddress: ip } : {};
+    const { rid, tid, sub, roles, cred, scp, htid, ip } = parsed.data;
+    // Optional claims: the organization the Host names and the client's address.
+    const extras = { ...(htid ? { hostTenantId: htid } : {}), ...(ip ? { clientAddress: ip } : {}) };
     // A principal is all or nothing: a tenant without a user (or the reverse) is not a valid claim.
     if ((tid === undefined) !== (sub === undefined)) return null;
-    if (!tid || !sub) return { requestId: rid, principal: null, ...client };
+    if (!tid || !sub) return { requestId: rid, principal: null, ...extras };
     // No `cred`: signed by a gateway from before API keys (a rolling deploy), which knew only users.
     const principal = userPrincipal({ tenantId: tid, userId: sub, roles: roles ?? [] });
     if (cred === "apiKey") {
       // A key's scopes are never implied: a key context without them is malformed.
       if (!scp) return null;
-      return { requestId: rid, principal: { ...principal, credential: cred, scopes: scp }, ...client };
+      return { requestId: rid, principal: { ...principal, credential: cred, scopes: scp }, ...extras };
     }
-    return { requestId: rid, principal: scp ? { ...principal, scopes: scp } : principal, ...client };
+    return { requestId: rid, principal: scp ? { ...principal, scopes: scp } : principal, ...extras };
   } catch {
     return null;
   }

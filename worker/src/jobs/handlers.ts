@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Mailer } from "../mail/mailer.ts";
 import { createAccountMailHandlers } from "./account-mail.ts";
 import type { BillingJobs } from "./billing-jobs.ts";
+import type { OrganizationJobs } from "./organization-jobs.ts";
 import type { QueueName } from "./queues.ts";
 
 export interface JobContext {
@@ -20,6 +21,8 @@ export interface HandlerDeps {
   appUrl: string;
   /** Deletes delivered outbox rows older than the given number of days; resolves with how many. */
   pruneOutbox(olderThanDays: number): Promise<number>;
+  /** GDPR exports and deletions (organization-jobs.ts). */
+  organizations: Pick<OrganizationJobs, "exportOrganization" | "purgeDueOrganizations">;
 }
 
 /** What the relay hands a job: the outbox event that caused it. */
@@ -29,6 +32,8 @@ const eventJob = <P extends z.ZodType>(payload: P) =>
 const welcomeJob = eventJob(
   z.object({ userId: z.uuid(), email: z.email(), name: z.string(), organizationName: z.string() }),
 );
+
+const exportJob = eventJob(z.object({ exportId: z.uuid() }));
 
 /** Delivered outbox rows are kept this long for inspection, then pruned. */
 const OUTBOX_RETENTION_DAYS = 7;
@@ -59,6 +64,14 @@ export function createHandlers(deps: HandlerDeps): Record<QueueName, JobHandler>
     async "outbox.cleanup"(_data, ctx) {
       const pruned = await deps.pruneOutbox(OUTBOX_RETENTION_DAYS);
       ctx.logger.info({ pruned }, "pruned delivered outbox events");
+    },
+    async "organization.export"(data) {
+      const job = exportJob.parse(data);
+      await deps.organizations.exportOrganization(job.tenantId, job.payload.exportId);
+    },
+    async "organization.purge"(_data, ctx) {
+      const purged = await deps.organizations.purgeDueOrganizations();
+      if (purged) ctx.logger.info({ purged }, "purged organizations whose deletion was due");
     },
   };
 }

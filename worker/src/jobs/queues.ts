@@ -21,6 +21,10 @@ export const QUEUES = {
   "email.welcome": { retryLimit: 5, retryDelay: 10, expireInSeconds: 60 },
   ...ACCOUNT_MAIL_QUEUES,
   "outbox.cleanup": { retryLimit: 2, retryDelay: 60, expireInSeconds: 300 },
+  /** GDPR: one archive of a tenant's data; large tenants take a while. */
+  "organization.export": { retryLimit: 3, retryDelay: 30, expireInSeconds: 3600 },
+  /** GDPR: hard delete of organizations whose grace period has passed (cron, every minute). */
+  "organization.purge": { retryLimit: 2, retryDelay: 60, expireInSeconds: 3600 },
 } satisfies Record<string, QueueDefinition>;
 export type QueueName = keyof typeof QUEUES;
 

@@ -9,4 +9,5 @@ export const JOB_ROUTES: Readonly<Record<string, readonly string[]>> = {
   "subscription.changed": ["billing.limits-changed"],
   "user.signed_up": ["email.welcome"],
   ...ACCOUNT_MAIL_ROUTES,
+  "organization.export_requested": ["organization.export"],
 };

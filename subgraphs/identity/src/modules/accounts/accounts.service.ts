@@ -1,4 +1,5 @@
 import { appError, badUserInput, ErrorCode, requirePrincipal, unauthenticated } from "@app/common";
+import { claimFreeSlug, slugify } from "@app/common/slugs";
 import { parseInput, text } from "@app/common/validation";
 import { emitEvent, isUniqueViolation, newId, type Prisma } from "@app/db";
 import { z } from "zod";
@@ -49,32 +50,6 @@ const requestResetInput = z.object({ email });
 const resetInput = z.object({ token, newPassword });
 const verifyEmailInput = z.object({ token });
 
-/** `Acme Inc.` -> `acme-inc`; empty or odd names fall back to `org`. */
-export function slugify(name: string): string {
-  const slug = name
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 40)
-    .replace(/-+$/, "");
-  return slug.length >= 3 ? slug : `org-${slug}`.replace(/-+$/, "");
-}
-
-/** Claims the first free slug: `acme`, then `acme-2f9k`... (the slug table's primary key decides). */
-async function claimSlug(tx: Prisma.TransactionClient, base: string, tenantId: string): Promise<string> {
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const slug = attempt === 0 ? base : `${base}-${Math.random().toString(36).slice(2, 6)}`;
-    const created = await tx.organizationSlug.createMany({
-      data: [{ slug, tenantId }],
-      skipDuplicates: true,
-    });
-    if (created.count === 1) return slug;
-  }
-  throw new Error(`could not find a free slug for ${base}`);
-}
-
 /**
  * Creates the user and their e-mail lookup row (the global uniqueness check: it fails first on a taken
  * address) in `tx`; BAD_USER_INPUT when the address is taken. Shared by sign-up and invitations. The
@@ -118,7 +93,7 @@ export async function signUp(ctx: Context, input: unknown) {
   const passwordHash = await hashPassword(data.password);
   await ctx.accounts.$transaction(async (tx) => {
     await createUser(tx, user, passwordHash);
-    const slug = await claimSlug(tx, slugify(data.organizationName), tenantId);
+    const slug = await claimFreeSlug(tx, slugify(data.organizationName), tenantId);
     await tx.organization.create({ data: { id: tenantId, name: data.organizationName, slug } });
     // The member's profile is copied into the membership: tenant reads need no users lookup.
     await tx.membership.create({
