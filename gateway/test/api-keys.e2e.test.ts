@@ -3,6 +3,7 @@ import { INTERNAL_CONTEXT_HEADER, listen, signInternalContext } from "@app/commo
 import { generateApiKey } from "@app/common/api-key";
 import { newId } from "@app/db";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { WebSocket } from "ws";
 import { eventually } from "../../test/eventually.ts";
 import { gql, type Platform, signUpTenant, startGateway, startPlatform } from "../../test/platform.ts";
 import { createGatewayApp } from "../src/app.ts";
@@ -282,6 +283,28 @@ describe("revocation", () => {
     } finally {
       await other.close();
     }
+  });
+
+  it("closes a WebSocket opened with the key (4403)", async () => {
+    const { secret, apiKey } = await createKey(a.token, { scopes: ["READ"] });
+    const socket = new WebSocket(platform.gatewayWsUrl, "graphql-transport-ws");
+    const closed = new Promise<number>((resolve) => socket.on("close", (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      socket.on("open", () =>
+        socket.send(
+          JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${secret}` } }),
+        ),
+      );
+      socket.on("message", (data) => {
+        if (JSON.parse(String(data)).type === "connection_ack") resolve();
+      });
+      socket.on("error", reject);
+    });
+    const started = Date.now();
+    await gql(platform.gatewayUrl, REVOKE_KEY, { token: a.token, variables: { id: apiKey.id } });
+    expect(await closed).toBe(4403);
+    // Rechecked every 5 s through the cache that Redis's revocation message has already cleared.
+    expect(Date.now() - started).toBeLessThan(redisUrl ? 10_000 : 70_000);
   });
 
   it("without Redis, is seen within the cache lifetime", async () => {

@@ -43,6 +43,12 @@ export interface WebSocketOptions {
     principal: Principal | null,
     request: IncomingMessage,
   ): Promise<SubscribePayload>;
+  /**
+   * How often a connection opened with an API key checks it again (through the gateway's key cache, so
+   * a revoked key closes it with 4403 within this plus the cache's lifetime, at once with Redis). Access
+   * tokens need no such check: the connection closes when they expire. Default 5 s.
+   */
+  apiKeyRecheckMs?: number;
 }
 
 /** connection_init payload: `{ "Authorization": "Bearer <token>" }` (any case of the key). */
@@ -101,7 +107,18 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
       options.acceptHandshake?.(info.req) === false ? accept(false, 403, "Forbidden origin") : accept(true),
   });
   wsServer.on("connection", (socket, request) => watchForSlowConsumer(socket, request.socket, options));
-  type Extra = { principal?: Principal | null; expiry?: NodeJS.Timeout };
+  type Extra = { principal?: Principal | null; expiry?: NodeJS.Timeout; recheck?: NodeJS.Timeout };
+
+  /** An API key is checked again while the connection lasts: revoking it closes the connection. */
+  function closeOnRevocation(extra: Extra & { socket: WebSocket }, authorization: string | null) {
+    if (extra.principal?.credential !== "apiKey") return;
+    extra.recheck = setInterval(() => {
+      options.authenticate(authorization).catch(() => {
+        clearInterval(extra.recheck);
+        extra.socket.close(CLOSE_CODES.FORBIDDEN, "Forbidden: the API key was revoked or expired");
+      });
+    }, options.apiKeyRecheckMs ?? 5_000);
+  }
 
   /** The connection closes with 4403 when the token it was authorised with expires. */
   function closeAtExpiry(
@@ -142,9 +159,11 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
     {
       async onConnect(ctx) {
         try {
-          const principal = await options.authenticate(authorizationOf(ctx.connectionParams));
+          const authorization = authorizationOf(ctx.connectionParams);
+          const principal = await options.authenticate(authorization);
           ctx.extra.principal = principal;
           closeAtExpiry(ctx.extra, principal);
+          closeOnRevocation(ctx.extra, authorization);
           return true;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
@@ -152,6 +171,7 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
       },
       onClose(ctx) {
         clearTimeout(ctx.extra.expiry);
+        clearInterval(ctx.extra.recheck);
       },
       async onSubscribe(ctx, _id, received) {
         let payload = received;
