@@ -35,8 +35,13 @@ export function createBillingApp(
     crossTenant: deps.crossTenant,
     resolvers: [{ DateTime: DateTimeScalar }, planResolvers, subscriptionResolvers, usageResolvers],
     createContext: (prisma, logger, crossTenantClient?: PrismaClient) => {
-      crossTenant = crossTenantClient ?? prisma;
-      return contextFactory(services)(prisma, logger);
+      const global = crossTenantClient ?? prisma;
+      crossTenant = global;
+      return contextFactory(services, {
+        isPlatformAdmin: async (userId) =>
+          (await global.platformAdmin.findUnique({ where: { userId } })) !== null,
+        update: (code, data) => global.plan.update({ where: { code }, data }),
+      })(prisma, logger);
     },
     routes,
     onClose: async () => redis?.disconnect(),

@@ -1,6 +1,6 @@
 import type { Stripe } from "@app/billing/stripe";
 import { type InternalContext, type Logger, type TenantContext, tenantContext } from "@app/common";
-import type { PrismaClient } from "@app/db";
+import type { Plan, Prisma, PrismaClient } from "@app/db";
 import type { Redis } from "ioredis";
 
 /** What billing's services need beyond the database; built once per process in app.ts. */
@@ -15,17 +15,28 @@ export interface BillingServices {
   appUrl: string;
 }
 
+/**
+ * The plan catalogue's administration: global rows, written with the cross-tenant role's client (the
+ * application role may only read plans), and the platform-admin check (platform_admins is global too).
+ */
+export interface PlanCatalogue {
+  isPlatformAdmin(userId: string): Promise<boolean>;
+  update(code: string, data: Prisma.PlanUpdateInput): Promise<Plan>;
+}
+
 export interface Context extends TenantContext {
   /** The global plan catalogue (a reference table): readable without a tenant, e.g. for a pricing page. */
   readonly plans: PrismaClient["plan"];
   readonly billing: BillingServices;
+  readonly catalogue: PlanCatalogue;
 }
 
-export function contextFactory(billing: BillingServices) {
+export function contextFactory(billing: BillingServices, catalogue: PlanCatalogue) {
   return (prisma: PrismaClient, logger: Logger) =>
     (internal: InternalContext): Context => ({
       ...tenantContext(internal, logger, prisma),
       plans: prisma.plan,
       billing,
+      catalogue,
     });
 }

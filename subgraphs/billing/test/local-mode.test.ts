@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { gql, type Platform, signUpTenant, startPlatform, uniqueEmail } from "../../../test/platform.ts";
+import {
+  gql,
+  onPlan,
+  type Platform,
+  signUpTenant,
+  startPlatform,
+  uniqueEmail,
+} from "../../../test/platform.ts";
 import { CANCEL, CHANGE_PLAN, CREATE_PROJECT, START_CHECKOUT, SUBSCRIPTION } from "./helpers.ts";
 
 const INVITE = `mutation($email: String!) { inviteMember(input: { email: $email, role: MEMBER }) { invitation { id } } }`;
@@ -122,6 +129,38 @@ describe.skipIf(!inject("redisUrl"))("billing in local mode (no Stripe), limits 
     expect(
       await platform.prisma.project.count({ where: { tenantId: tenant.tenantId, deletedAt: null } }),
     ).toBe(3);
+  });
+
+  it("lets only a platform administrator change a plan, and every organization on it follows at once", async () => {
+    // A plan of this test's own, so no other test's organizations see the change.
+    const code = `TEST_${Date.now().toString(36).toUpperCase()}`;
+    await platform.prisma.plan.create({
+      data: { code, name: "Test", monthlyPriceCents: 0, yearlyPriceCents: 0, maxProjects: 1 },
+    });
+    const tenant = await signUpTenant(platform.gatewayUrl, "catalogue");
+    await onPlan(platform, tenant.tenantId, code);
+    expect((await createProject(tenant.token, "One")).errors).toBeUndefined();
+    expect((await createProject(tenant.token, "Two")).errors?.[0]?.extensions?.code).toBe("PLAN_LIMIT");
+
+    const UPDATE = `mutation($input: UpdatePlanInput!) { updatePlan(input: $input) { plan { code maxProjects features } } }`;
+    const raise = { input: { code, maxProjects: null, features: ["projects"] } };
+    // The organization's OWNER is no platform administrator.
+    const refused = await gql(platform.gatewayUrl, UPDATE, { token: tenant.token, variables: raise });
+    expect(refused.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect((await platform.prisma.plan.findUniqueOrThrow({ where: { code } })).maxProjects).toBe(1);
+
+    await platform.prisma.platformAdmin.create({ data: { userId: tenant.userId, email: tenant.email } });
+    const bad = await gql(platform.gatewayUrl, UPDATE, {
+      token: tenant.token,
+      variables: { input: { code, maxSeats: -1, stripeMonthlyPriceId: "nope" } },
+    });
+    expect(bad.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(bad.errors?.[0]?.message).toContain("input.maxSeats: must be 0 or more");
+    expect(bad.errors?.[0]?.message).toContain("input.stripeMonthlyPriceId: must be a Stripe price id");
+    const raised = await gql(platform.gatewayUrl, UPDATE, { token: tenant.token, variables: raise });
+    expect(raised.data!.updatePlan.plan).toEqual({ code, maxProjects: null, features: ["projects"] });
+    // The projects subgraph had the old limit cached; the change dropped it.
+    expect((await createProject(tenant.token, "Two")).errors).toBeUndefined();
   });
 
   it("has no portal or invoices without Stripe, and says it runs locally", async () => {

@@ -109,6 +109,8 @@ export type Mutation = {
   resumeSubscription: ResumeSubscriptionPayload;
   /** Needs ADMIN. Starts a Stripe Checkout for a paid plan; in local mode the plan applies at once. */
   startCheckout: StartCheckoutPayload;
+  /** Platform administrators only. Every organization's limits follow at once (the caches are dropped). */
+  updatePlan: UpdatePlanPayload;
 };
 
 
@@ -129,6 +131,11 @@ export type MutationCreateBillingPortalSessionArgs = {
 
 export type MutationStartCheckoutArgs = {
   input: StartCheckoutInput;
+};
+
+
+export type MutationUpdatePlanArgs = {
+  input: UpdatePlanInput;
 };
 
 export type Organization = {
@@ -200,6 +207,28 @@ export type StartCheckoutPayload = {
   /** Stripe Checkout: send the customer there. Null in local mode, where the plan applied at once. */
   checkoutUrl?: Maybe<Scalars['String']['output']>;
   subscription: BillingSubscription;
+};
+
+/** Changes to a plan; a field left out stays as it is. Limits: null means unlimited. */
+export type UpdatePlanInput = {
+  code: Scalars['String']['input'];
+  features?: InputMaybe<Array<Scalars['String']['input']>>;
+  maxOperationsPerMonth?: InputMaybe<Scalars['Int']['input']>;
+  maxProjects?: InputMaybe<Scalars['Int']['input']>;
+  maxSeats?: InputMaybe<Scalars['Int']['input']>;
+  maxSubscriptionConnections?: InputMaybe<Scalars['Int']['input']>;
+  monthlyPriceCents?: InputMaybe<Scalars['Int']['input']>;
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Null: not sold per month through Stripe. */
+  stripeMonthlyPriceId?: InputMaybe<Scalars['String']['input']>;
+  /** Null: not sold per year through Stripe. */
+  stripeYearlyPriceId?: InputMaybe<Scalars['String']['input']>;
+  yearlyPriceCents?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type UpdatePlanPayload = {
+  __typename?: 'UpdatePlanPayload';
+  plan: Plan;
 };
 
 /** Operations counted at the gateway in one calendar month (UTC), as of the last flush. */
@@ -332,6 +361,8 @@ export type ResolversTypes = ResolversObject<{
   ResumeSubscriptionPayload: ResolverTypeWrapper<Omit<ResumeSubscriptionPayload, 'subscription'> & { subscription: ResolversTypes['BillingSubscription'] }>;
   StartCheckoutInput: StartCheckoutInput;
   StartCheckoutPayload: ResolverTypeWrapper<Omit<StartCheckoutPayload, 'subscription'> & { subscription: ResolversTypes['BillingSubscription'] }>;
+  UpdatePlanInput: UpdatePlanInput;
+  UpdatePlanPayload: ResolverTypeWrapper<Omit<UpdatePlanPayload, 'plan'> & { plan: ResolversTypes['Plan'] }>;
   Usage: ResolverTypeWrapper<Usage>;
 }>;
 
@@ -358,6 +389,8 @@ export type ResolversParentTypes = ResolversObject<{
   ResumeSubscriptionPayload: Omit<ResumeSubscriptionPayload, 'subscription'> & { subscription: ResolversParentTypes['BillingSubscription'] };
   StartCheckoutInput: StartCheckoutInput;
   StartCheckoutPayload: Omit<StartCheckoutPayload, 'subscription'> & { subscription: ResolversParentTypes['BillingSubscription'] };
+  UpdatePlanInput: UpdatePlanInput;
+  UpdatePlanPayload: Omit<UpdatePlanPayload, 'plan'> & { plan: ResolversParentTypes['Plan'] };
   Usage: Usage;
 }>;
 
@@ -407,6 +440,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   createBillingPortalSession?: Resolver<ResolversTypes['CreateBillingPortalSessionPayload'], ParentType, ContextType, Partial<MutationCreateBillingPortalSessionArgs>>;
   resumeSubscription?: Resolver<ResolversTypes['ResumeSubscriptionPayload'], ParentType, ContextType>;
   startCheckout?: Resolver<ResolversTypes['StartCheckoutPayload'], ParentType, ContextType, RequireFields<MutationStartCheckoutArgs, 'input'>>;
+  updatePlan?: Resolver<ResolversTypes['UpdatePlanPayload'], ParentType, ContextType, RequireFields<MutationUpdatePlanArgs, 'input'>>;
 }>;
 
 export type OrganizationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
@@ -450,6 +484,10 @@ export type StartCheckoutPayloadResolvers<ContextType = Context, ParentType exte
   subscription?: Resolver<ResolversTypes['BillingSubscription'], ParentType, ContextType>;
 }>;
 
+export type UpdatePlanPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdatePlanPayload'] = ResolversParentTypes['UpdatePlanPayload']> = ResolversObject<{
+  plan?: Resolver<ResolversTypes['Plan'], ParentType, ContextType>;
+}>;
+
 export type UsageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Usage'] = ResolversParentTypes['Usage']> = ResolversObject<{
   limit?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   operations?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -471,6 +509,7 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   Query?: QueryResolvers<ContextType>;
   ResumeSubscriptionPayload?: ResumeSubscriptionPayloadResolvers<ContextType>;
   StartCheckoutPayload?: StartCheckoutPayloadResolvers<ContextType>;
+  UpdatePlanPayload?: UpdatePlanPayloadResolvers<ContextType>;
   Usage?: UsageResolvers<ContextType>;
 }>;
 
