@@ -238,9 +238,9 @@ describe("docker-compose.yml", () => {
       }
     }
     // Gateway: four subgraph URLs, the JWKS and Redis; subgraphs and migrate: the database; worker: database
-    // and Redis; tenants: Redis (organization cache announcements).
-    // Subgraphs name the database twice: as the application role and as the cross-tenant role.
-    expect(checked).toBe(SUBGRAPHS.length + 2 + 2 * SUBGRAPHS.length + 1 + 2 + 1);
+    // and Redis; tenants: Redis (organization cache announcements); identity: Redis (log-in limits, API-key
+    // revocations). Subgraphs name the database twice: as the application role and as the cross-tenant role.
+    expect(checked).toBe(SUBGRAPHS.length + 2 + 2 * SUBGRAPHS.length + 1 + 2 + 1 + 1);
 
     const gateway = config("gateway");
     for (const subgraph of SUBGRAPHS) {
