@@ -122,5 +122,6 @@ describe("schema:check", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+    // A process of its own (tsx, composition): seconds alone, more on a busy machine.
+  }, 120_000);
 });
