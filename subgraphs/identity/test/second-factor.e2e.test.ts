@@ -168,17 +168,23 @@ describe("log-in with a second factor", () => {
     expect(codes(await gql(platform.gatewayUrl, ME, { token: challenge }))).toEqual(["UNAUTHENTICATED"]);
   });
 
-  it(`locks the second step after ${MAX_FAILED_CODES} wrong codes`, async () => {
+  it(`locks the second step after ${MAX_FAILED_CODES} wrong codes, even sent all at once`, async () => {
     const { user, secret } = await enrolled("mfa-lock");
     const challenge = await challengeFor(user);
-    for (let i = 0; i < MAX_FAILED_CODES; i++) {
-      const res = await gql(platform.gatewayUrl, COMPLETE, { variables: { challenge, code: "000000" } });
-      expect(codes(res)).toEqual(["UNAUTHENTICATED"]);
-    }
+    const burst = await Promise.all(
+      Array.from({ length: MAX_FAILED_CODES + 4 }, () =>
+        gql(platform.gatewayUrl, COMPLETE, { variables: { challenge, code: "000000" } }),
+      ),
+    );
+    const answers = burst.map((res) => codes(res)?.[0]);
+    // Each guess takes an attempt before it is checked: exactly the allowance is tried, the rest refused.
+    expect(answers.filter((c) => c === "UNAUTHENTICATED")).toHaveLength(MAX_FAILED_CODES);
+    expect(answers.filter((c) => c === "RATE_LIMITED")).toHaveLength(4);
     const locked = await gql(platform.gatewayUrl, COMPLETE, {
       variables: { challenge, code: await totp(secret, 1) },
     });
     expect(codes(locked)).toEqual(["RATE_LIMITED"]);
+    expect(locked.errors?.[0]?.extensions?.retryAfter).toBeGreaterThan(800);
     expect(locked.data ?? null).toBeNull();
   });
 

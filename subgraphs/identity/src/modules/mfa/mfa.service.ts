@@ -60,10 +60,36 @@ async function replaceRecoveryCodes(ctx: Context, userId: string): Promise<strin
 type TotpRow = NonNullable<Awaited<ReturnType<Context["accounts"]["userTotp"]["findUnique"]>>>;
 
 /**
+ * Takes one of the MAX_FAILED_CODES attempts a user has per lock window, before the code is checked, in
+ * one conditional update: parallel guesses cannot share an attempt, so no more than MAX_FAILED_CODES
+ * wrong codes are ever tried in a row. A correct code gives them all back; the last wrong one starts
+ * the LOCK_SECONDS lock, after which the count starts again.
+ */
+async function takeAttempt(ctx: Context, userId: string, now: Date): Promise<void> {
+  await ctx.accounts.userTotp.updateMany({
+    where: { userId, lockedUntil: { lte: now } },
+    data: { failedAttempts: 0, lockedUntil: null },
+  });
+  const taken = await ctx.accounts.userTotp.updateMany({
+    where: { userId, failedAttempts: { lt: MAX_FAILED_CODES } },
+    data: { failedAttempts: { increment: 1 } },
+  });
+  if (taken.count === 1) return;
+  const row = await ctx.accounts.userTotp.findUnique({ where: { userId }, select: { lockedUntil: true } });
+  const retryAfter = Math.max(
+    1,
+    Math.ceil(((row?.lockedUntil?.getTime() ?? now.getTime()) - now.getTime()) / 1000),
+  );
+  throw appError(ErrorCode.RATE_LIMITED, `Too many wrong codes: try again in ${retryAfter} s.`, {
+    retryAfter,
+  });
+}
+
+/**
  * Checks a TOTP code (once per time step: RFC 6238 section 5.2) or, where allowed, an unused recovery
- * code (used up by the same statement that checks it, so two requests cannot both spend it). Wrong codes
- * are counted; past MAX_FAILED_CODES in a row the second step locks for LOCK_SECONDS, so the 10^6 codes
- * cannot be tried by a caller who has the password (or the session).
+ * code (used up by the same statement that checks it, so two requests cannot both spend it). Each check
+ * takes an attempt first (takeAttempt), so the 10^6 codes cannot be tried by a caller who has the
+ * password (or the session).
  */
 async function checkCode(
   ctx: Context,
@@ -73,13 +99,8 @@ async function checkCode(
   options: { recovery: boolean },
 ): Promise<boolean> {
   const now = new Date();
-  if (row.lockedUntil && row.lockedUntil > now) {
-    const retryAfter = Math.ceil((row.lockedUntil.getTime() - now.getTime()) / 1000);
-    throw appError(ErrorCode.RATE_LIMITED, `Too many wrong codes: try again in ${retryAfter} s.`, {
-      retryAfter,
-    });
-  }
   const { userId } = row;
+  await takeAttempt(ctx, userId, now);
   let ok = false;
   if (TOTP_CODE.test(code)) {
     const result = await verify({
@@ -93,7 +114,7 @@ async function checkCode(
       // Conditional: of two requests with the same code, one moves lastStep and the other finds it moved.
       const claimed = await ctx.accounts.userTotp.updateMany({
         where: { userId, OR: [{ lastStep: null }, { lastStep: { lt: step } }] },
-        data: { lastStep: step, failedAttempts: 0, lockedUntil: null },
+        data: { lastStep: step },
       });
       ok = claimed.count === 1;
     }
@@ -103,20 +124,14 @@ async function checkCode(
       data: { usedAt: now },
     });
     ok = spent.count === 1;
-    if (ok)
-      await ctx.accounts.userTotp.update({
-        where: { userId },
-        data: { failedAttempts: 0, lockedUntil: null },
-      });
   }
-  if (!ok) {
-    const failed = row.failedAttempts + 1;
-    await ctx.accounts.userTotp.update({
-      where: { userId },
-      data:
-        failed >= MAX_FAILED_CODES
-          ? { failedAttempts: 0, lockedUntil: new Date(now.getTime() + LOCK_SECONDS * 1000) }
-          : { failedAttempts: failed },
+  if (ok) {
+    await ctx.accounts.userTotp.update({ where: { userId }, data: { failedAttempts: 0, lockedUntil: null } });
+  } else {
+    // The attempt that used up the allowance starts the lock.
+    await ctx.accounts.userTotp.updateMany({
+      where: { userId, failedAttempts: { gte: MAX_FAILED_CODES }, lockedUntil: null },
+      data: { lockedUntil: new Date(now.getTime() + LOCK_SECONDS * 1000) },
     });
   }
   return ok;
