@@ -23,6 +23,12 @@ export const email = z
   .max(254)
   .pipe(z.email("must be an e-mail address"))
   .transform((v) => v.toLowerCase());
+/**
+ * Options of the accounts' transactions: they run on the cross-tenant role's small pool, so under a
+ * burst (many sign-ups at once) they wait for a connection rather than fail at Prisma's 2 s default.
+ */
+export const ACCOUNT_TX = { maxWait: 10_000, timeout: 15_000 };
+
 /** A password being checked, not set: the policy applies to new passwords only. */
 const givenPassword = z.string().min(1, "must not be empty").max(MAX_PASSWORD_LENGTH);
 const token = z.string().trim().min(1, "must not be empty").max(500);
@@ -105,7 +111,7 @@ export async function signUp(ctx: Context, input: unknown) {
       payload: { userId, email: user.email, name: user.name, organizationName: data.organizationName },
     });
     await requestVerification(ctx, tx, tenantId, user);
-  });
+  }, ACCOUNT_TX);
   ctx.logger.info({ userId, tenantId }, "signed up");
   return authPayload(ctx, user, tenantId, "OWNER");
 }
@@ -233,7 +239,7 @@ export async function requestPasswordReset(ctx: Context, input: unknown) {
           expiresInMinutes: Math.max(1, Math.floor(ttl / 60)),
         },
       });
-    });
+    }, ACCOUNT_TX);
     ctx.logger.info({ userId: user.id }, "password reset requested");
   }
   return { accepted: true };
@@ -263,7 +269,7 @@ export async function resetPassword(ctx: Context, input: unknown) {
       },
     });
     return user.id;
-  });
+  }, ACCOUNT_TX);
   await endSessions(ctx, { userId }, "PASSWORD_RESET");
   ctx.logger.info({ userId }, "password reset");
   return { reset: true };
@@ -273,7 +279,7 @@ export async function sendEmailVerification(ctx: Context) {
   const { tenantId } = requirePrincipal(ctx);
   const user = await currentUser(ctx);
   if (user.emailVerifiedAt) return { sent: false };
-  await ctx.accounts.$transaction((tx) => requestVerification(ctx, tx, tenantId, user));
+  await ctx.accounts.$transaction((tx) => requestVerification(ctx, tx, tenantId, user), ACCOUNT_TX);
   return { sent: true };
 }
 
@@ -287,7 +293,7 @@ export async function verifyEmail(ctx: Context, input: unknown) {
       data: { emailVerifiedAt: new Date() },
     });
     return count === 1 ? used.email : null;
-  });
+  }, ACCOUNT_TX);
   if (!verified) {
     throw badUserInput("input.token", "is invalid, used or expired");
   }

@@ -13,7 +13,7 @@ import { parseInput, text } from "@app/common/validation";
 import { emitEvent, type Invitation, newId, type Prisma, type TenantTransaction } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
-import { authenticate, createUser, email } from "../accounts/accounts.service.ts";
+import { ACCOUNT_TX, authenticate, createUser, email } from "../accounts/accounts.service.ts";
 import { hashPassword } from "../accounts/password.ts";
 import { MAX_PASSWORD_LENGTH, newPassword, notTheEmail } from "../accounts/password-policy.ts";
 import { hashSecret, newSecret, parseCompositeToken } from "../accounts/secrets.ts";
@@ -264,7 +264,7 @@ export async function acceptInvitation(ctx: Context, input: unknown) {
     if (joined !== 1) {
       throw appError(ErrorCode.CONFLICT, "You are already a member of this organization.");
     }
-  });
+  }, ACCOUNT_TX);
   ctx.logger.info({ userId: user.id, tenantId, invitationId: id }, "invitation accepted");
   return authPayload(ctx, user, tenantId, invitation.role);
 }

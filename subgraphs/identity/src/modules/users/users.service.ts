@@ -3,6 +3,7 @@ import { parseInput, text } from "@app/common/validation";
 import type { User } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
+import { ACCOUNT_TX } from "../accounts/accounts.service.ts";
 
 /** A user as one tenant sees them: only while they are a member, and with their role there. */
 export type MemberUser = Pick<User, "id" | "email" | "name"> & { role: Role };
@@ -28,7 +29,7 @@ export async function updateProfile(ctx: Context, input: unknown) {
   await ctx.accounts.$transaction(async (tx) => {
     await tx.user.update({ where: { id: userId }, data: { name: data.name } });
     await tx.membership.updateMany({ where: { userId }, data: { name: data.name } });
-  });
+  }, ACCOUNT_TX);
   const user = await ctx.loaders.memberById.load(userId);
   // Renamed, but no longer a member of the organization the token is for.
   if (!user) throw unauthenticated();
