@@ -57,6 +57,7 @@ const config: CodegenConfig = {
   generates: {
     ...clientOperations,
     ...subgraph("tenants", {
+      AuditEntry: "@app/db#AuditEntry",
       Organization: "@app/db#Organization",
       OrganizationDomain: "@app/db#OrganizationDomain",
       OrganizationExport: "@app/db#OrganizationExport",

@@ -1,5 +1,6 @@
 export type {
   Activity,
+  AuditEntry,
   BillingCustomer,
   BillingEvent,
   Comment,
@@ -23,6 +24,7 @@ export { Prisma } from "../generated/client.ts";
 export {
   ActivityTargetType,
   ActivityVerb,
+  AuditActorType,
   BillingInterval,
   OrganizationExportStatus,
   OrganizationStatus,
@@ -32,6 +34,13 @@ export {
   TaskPriority,
   TaskStatus,
 } from "../generated/enums.ts";
+export {
+  type AuditActor,
+  type AuditEntryInput,
+  AuditScope,
+  type AuditWriter,
+  appendAuditEntries,
+} from "./audit.ts";
 export {
   createPrismaClient,
   isUniqueViolation,

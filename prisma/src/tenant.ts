@@ -1,4 +1,5 @@
 import { type Activity, type Comment, Prisma, type Task } from "../generated/client.ts";
+import { type AuditScope, type AuditWriter, appendAuditEntries, auditRows, isWrite } from "./audit.ts";
 import type { PrismaClient } from "./client.ts";
 import { isUuid } from "./ids.ts";
 
@@ -32,6 +33,7 @@ export const TENANT_COLUMN = {
   StripeCustomer: "tenantId",
   OutboxEvent: "tenantId",
   OutboxSequence: "tenantId",
+  AuditEntry: "tenantId",
   RegisteredOperation: "tenantId",
 } as const satisfies Partial<Record<Prisma.ModelName, string>>;
 
@@ -202,7 +204,7 @@ type InternalParams = { __internalParams?: { transaction?: unknown } };
  * It sees top-level operations only, so nested writes are refused; nested reads (`include`, relation
  * filters) follow foreign keys that include `tenant_id` and cannot leave the tenant.
  */
-export function forTenant(tenantId: string) {
+export function forTenant(tenantId: string, audit?: AuditScope) {
   const setTenant = setTenantSql(tenantId);
   return Prisma.defineExtension((client) =>
     client.$extends({
@@ -210,10 +212,19 @@ export function forTenant(tenantId: string) {
       query: {
         $allModels: {
           $allOperations({ model, operation, args, query, ...internal }) {
-            const scoped = query(scopeArgs(model, operation, args as Args, tenantId));
+            const scopedArgs = scopeArgs(model, operation, args as Args, tenantId);
+            const write = audit !== undefined && isWrite(operation);
+            if (write) audit.noteWrite(model, scopedArgs);
+            const scoped = query(scopedArgs);
             if ((internal as InternalParams).__internalParams?.transaction) return scoped;
+            // A lone write of a mutation carries the mutation's audit entry in its transaction.
+            const entry = write ? audit.take() : null;
             return client
-              .$transaction([client.$executeRawUnsafe(setTenant), scoped])
+              .$transaction([
+                client.$executeRawUnsafe(setTenant),
+                scoped,
+                ...(entry ? [client.auditEntry.createMany({ data: auditRows([entry]) })] : []),
+              ])
               .then(([, result]) => result);
           },
         },
@@ -297,7 +308,12 @@ interface RawClient {
  * adds `$findManySql`, bound to the tenant. Every transaction begins by setting the tenant for
  * row-level security; so does `$findManySql` outside one (model operations do it in `forTenant`).
  */
-function guard<T extends object>(client: T, tenantId: string, inTransaction: boolean): T {
+function guard<T extends object>(
+  client: T,
+  tenantId: string,
+  inTransaction: boolean,
+  audit: AuditScope | undefined,
+): T {
   const setTenant = setTenantSql(tenantId);
   const raw = client as unknown as RawClient;
   return new Proxy(client, {
@@ -322,9 +338,13 @@ function guard<T extends object>(client: T, tenantId: string, inTransaction: boo
           if (typeof arg === "function") {
             return value.call(
               target,
-              async (tx: RawClient & object) => {
+              async (tx: RawClient & AuditWriter & object) => {
                 await tx.$executeRawUnsafe(setTenant);
-                return arg(guard(tx, tenantId, true));
+                const result = await arg(guard(tx, tenantId, true, audit));
+                // The mutation's audit entry commits with its first transaction that wrote.
+                const entry = audit?.wrote ? audit.take() : null;
+                if (entry) await appendAuditEntries(tx, [entry]);
+                return result;
               },
               options,
             );
@@ -340,7 +360,8 @@ function guard<T extends object>(client: T, tenantId: string, inTransaction: boo
   });
 }
 
-const scopedClient = (prisma: PrismaClient, tenantId: string) => prisma.$extends(forTenant(tenantId));
+const scopedClient = (prisma: PrismaClient, tenantId: string, audit?: AuditScope) =>
+  prisma.$extends(forTenant(tenantId, audit));
 type ScopedClient = ReturnType<typeof scopedClient>;
 type HiddenMethods =
   | "$queryRaw"
@@ -369,10 +390,11 @@ interface TenantTransactions {
 /**
  * The client services use: `prisma.$extends(forTenant(tenantId))` with raw SQL, further extensions and
  * connection control taken away, since raw SQL bypasses the tenant filter; `$findManySql` is the one
- * SQL door, and it pins the tenant itself.
+ * SQL door, and it pins the tenant itself. With an `audit` scope (the subgraphs' contexts pass one), each
+ * mutation's first writing transaction also appends its audit entry (prisma/src/audit.ts).
  */
-export function tenantClient(prisma: PrismaClient, tenantId: string): TenantClient {
-  return guard(scopedClient(prisma, tenantId), tenantId, false) as unknown as TenantClient;
+export function tenantClient(prisma: PrismaClient, tenantId: string, audit?: AuditScope): TenantClient {
+  return guard(scopedClient(prisma, tenantId, audit), tenantId, false, audit) as unknown as TenantClient;
 }
 
 export type TenantClient = Omit<ScopedClient, HiddenMethods | "$transaction"> &

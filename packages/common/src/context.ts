@@ -1,4 +1,4 @@
-import { type PrismaClient, type TenantClient, tenantClient } from "@app/db";
+import { AuditScope, type PrismaClient, type TenantClient, tenantClient } from "@app/db";
 import { unauthenticated } from "./errors.ts";
 import type { InternalContext } from "./internal-context.ts";
 import type { Logger } from "./logger.ts";
@@ -23,6 +23,18 @@ export function baseContext(internal: InternalContext, logger: Logger): BaseCont
 export interface TenantContext extends BaseContext {
   /** Built on first use from the verified tenant; UNAUTHENTICATED when the request has none. */
   readonly db: TenantClient;
+  /**
+   * The request's audit state: the subgraph server begins it for each mutation field, and `db` writes
+   * the mutation's entry in its first writing transaction. Null without a principal.
+   */
+  readonly audit: AuditScope | null;
+}
+
+/** The audit actor of a principal: the user, or the API key acting on its own. */
+export function auditScopeOf(principal: Principal | null, requestId: string): AuditScope | null {
+  if (!principal) return null;
+  const type = principal.credential === "apiKey" ? "API_KEY" : "USER";
+  return new AuditScope(principal.tenantId, { type, id: principal.userId }, requestId);
 }
 
 export function tenantContext(
@@ -31,7 +43,12 @@ export function tenantContext(
   prisma: PrismaClient,
 ): TenantContext {
   const base = baseContext(internal, logger);
-  return { ...base, db: deferred(() => tenantClient(prisma, requirePrincipal(base).tenantId)) };
+  const audit = auditScopeOf(base.principal, base.requestId);
+  return {
+    ...base,
+    audit,
+    db: deferred(() => tenantClient(prisma, requirePrincipal(base).tenantId, audit ?? undefined)),
+  };
 }
 
 /** The caller's principal, or UNAUTHENTICATED: for everything that needs a signed-in tenant. */

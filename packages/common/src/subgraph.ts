@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSubgraphSchema } from "@apollo/subgraph";
-import { createPrismaClient, type PrismaClient } from "@app/db";
+import { type AuditScope, createPrismaClient, type PrismaClient } from "@app/db";
 import { GraphQLError, GraphQLScalarType, parse } from "graphql";
 import { createYoga, type Plugin } from "graphql-yoga";
 import { unauthenticated } from "./errors.ts";
@@ -39,7 +39,33 @@ function mergeResolverMaps(maps: ReadonlyArray<object>): Record<string, object> 
       merged[type] = fields instanceof GraphQLScalarType ? fields : { ...merged[type], ...fields };
     }
   }
+  if (merged.Mutation) merged.Mutation = auditedMutations(merged.Mutation as Record<string, unknown>);
   return merged;
+}
+
+type FieldResolver = (
+  parent: unknown,
+  args: unknown,
+  context: unknown,
+  info: { fieldName: string },
+) => unknown;
+
+/**
+ * Every mutation field opens its audit scope before it runs (mutation fields run one after another), so
+ * the tenant-scoped client writes one audit entry for it in its first writing transaction
+ * (prisma/src/audit.ts).
+ */
+function auditedMutations(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, resolve]) => {
+      if (typeof resolve !== "function") return [name, resolve];
+      const audited: FieldResolver = (parent, args, context, info) => {
+        (context as { audit?: AuditScope | null }).audit?.begin(info.fieldName);
+        return (resolve as FieldResolver)(parent, args, context, info);
+      };
+      return [name, audited];
+    }),
+  );
 }
 
 /** Extra HTTP routes a subgraph serves beside /graphql (JWKS, webhooks). They skip the context check. */

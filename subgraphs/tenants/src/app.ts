@@ -7,6 +7,7 @@ import { createSubgraphApp } from "@app/common/subgraph";
 import type { PrismaClient } from "@app/db";
 import { contextFactory } from "./context.ts";
 import type { TenantsConfig } from "./env.ts";
+import { auditResolvers } from "./modules/audit/audit.resolvers.ts";
 import { createDirectory, type Directory, directoryRoutes } from "./modules/directory/directory.ts";
 import { type DnsResolver, systemDns } from "./modules/domains/dns.ts";
 import { domainResolvers } from "./modules/domains/domains.resolvers.ts";
@@ -32,6 +33,7 @@ export function createTenantsApp(
     resolvers: [
       { DateTime: DateTimeScalar },
       organizationResolvers,
+      auditResolvers,
       settingsResolvers,
       domainResolvers,
       platformResolvers,
