@@ -66,6 +66,8 @@ export async function startBillingPlatform(
     // The flush runs when a test says so, not on the minute (the cron would race a test's crash steps).
     workerSettings: { ...stripe, USAGE_FLUSH_CRON: "0 0 1 1 *" },
   });
+  // A cold platform's first requests are slow on a busy machine: paid here, under the hook's timeout.
+  await signUpTenant(platform.gatewayUrl, "warm-up");
   return {
     platform,
     standIn,

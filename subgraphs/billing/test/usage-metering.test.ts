@@ -10,8 +10,10 @@ import { type BillingPlatform, startBillingPlatform, subscribedTenant } from "./
 const USAGE = `query($period: String) { usage(period: $period) { period operations reportedOperations limit } }`;
 const PING = "{ currentOrganization { id } }";
 
+// Whole flows through every service and the worker: generous on a busy machine.
 describe.skipIf(!inject("redisUrl"))(
   "usage metering: gateway -> Redis -> usage records -> Stripe meter events",
+  { timeout: 60_000 },
   () => {
     let env: BillingPlatform;
     let redis: Redis;
