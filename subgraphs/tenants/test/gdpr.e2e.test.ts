@@ -358,5 +358,13 @@ describe("deleteMyAccount", () => {
       [[me.tenantId, second.createOrganization.organization.id]],
     );
     expect(due.rowCount).toBe(2);
+    // Each organization's log says why its member left.
+    const logged = await db.query(
+      "SELECT tenant_id FROM audit_entries WHERE actor_id = $1 AND action = 'deleteMyAccount'",
+      [me.userId],
+    );
+    expect(logged.rows.map((r) => r.tenant_id).sort()).toEqual(
+      [me.tenantId, second.createOrganization.organization.id].sort(),
+    );
   });
 });

@@ -70,6 +70,20 @@ describe("createOrganization", () => {
     expect(login.logIn).toMatchObject({ organizationId: org.id, user: { role: "OWNER" } });
     const current = await ok(platform.gatewayUrl, CURRENT, { token: login.logIn.accessToken });
     expect(current.currentOrganization).toMatchObject({ id: org.id, slug });
+    // Its audit log starts with its creation, by the caller.
+    const log = await ok(
+      platform.gatewayUrl,
+      `{ auditLog { edges { node { actorType actorId action targetId } } } }`,
+      {
+        token: login.logIn.accessToken,
+      },
+    );
+    expect(log.auditLog.edges.map((e: { node: unknown }) => e.node)).toContainEqual({
+      actorType: "USER",
+      actorId: a.userId,
+      action: "createOrganization",
+      targetId: org.id,
+    });
     // The first organization is untouched.
     expect((await ok(platform.gatewayUrl, CURRENT, { token: a.token })).currentOrganization.id).toBe(
       a.tenantId,

@@ -1,5 +1,6 @@
 import { appError, ErrorCode } from "@app/common";
 import type { PrismaClient } from "@app/db";
+import { appendAuditEntries } from "@app/db/audit";
 import { deletionOrder, FOREIGN_KEYS_SQL, quoteIdent, TABLES_WITH_COLUMN_SQL } from "@app/db/data-map";
 
 /**
@@ -19,7 +20,7 @@ import { deletionOrder, FOREIGN_KEYS_SQL, quoteIdent, TABLES_WITH_COLUMN_SQL } f
  */
 export function createAccountDeletion(db: PrismaClient) {
   return {
-    async deleteAccount(userId: string, graceSeconds: number) {
+    async deleteAccount(userId: string, graceSeconds: number, requestId: string) {
       return db.$transaction(async (tx) => {
         const memberships = await tx.membership.findMany({ where: { userId } });
         const tenantIds = memberships.map((m) => m.tenantId);
@@ -51,6 +52,18 @@ export function createAccountDeletion(db: PrismaClient) {
             data: { deletionScheduledAt: new Date(Date.now() + graceSeconds * 1000) },
           });
         }
+        // Each organization's log says the member left by deleting their account.
+        await appendAuditEntries(
+          tx,
+          tenantIds.map((tenantId) => ({
+            tenantId,
+            actor: { type: "USER" as const, id: userId },
+            action: "deleteMyAccount",
+            targetType: "User",
+            targetId: userId,
+            requestId,
+          })),
+        );
         const tables = (
           await tx.$queryRawUnsafe<Array<{ table: string }>>(TABLES_WITH_COLUMN_SQL, "user_id")
         ).map((r) => r.table);

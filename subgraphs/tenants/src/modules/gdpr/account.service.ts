@@ -22,6 +22,7 @@ export async function deleteMyAccount(ctx: Context, input: unknown) {
   const result = await ctx.accountDeletion.deleteAccount(
     principal.userId,
     ctx.services.config.ORGANIZATION_DELETION_GRACE_SECONDS,
+    ctx.requestId,
   );
   ctx.logger.info(
     { userId: principal.userId, scheduled: result.scheduledOrganizationIds },

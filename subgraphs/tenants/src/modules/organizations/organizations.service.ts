@@ -2,6 +2,7 @@ import { appError, ErrorCode, forbidden, requirePrincipal, requireRole, unauthen
 import { claimFreeSlug, slugify, slugSchema } from "@app/common/slugs";
 import { parseInput, text } from "@app/common/validation";
 import { isUniqueViolation, newId } from "@app/db";
+import { appendAuditEntries } from "@app/db/audit";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 
@@ -52,6 +53,18 @@ export async function createOrganization(ctx: Context, input: unknown) {
       await tx.membership.create({
         data: { tenantId, userId: me.userId, role: "OWNER", email: me.email, name: me.name },
       });
+      // The new organization's log starts with its creation (the request's own log is the caller's
+      // current organization's, which this transaction does not touch).
+      await appendAuditEntries(tx, [
+        {
+          tenantId,
+          actor: { type: "USER", id: principal.userId },
+          action: "createOrganization",
+          targetType: "Organization",
+          targetId: tenantId,
+          requestId: ctx.requestId,
+        },
+      ]);
       return created;
     });
     ctx.logger.info({ organizationId: tenantId }, "organization created");

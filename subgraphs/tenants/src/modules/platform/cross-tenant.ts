@@ -1,5 +1,6 @@
 import { decodeKeysetCursor, keysetCursor } from "@app/common/pagination";
-import { isUuid, newId, Prisma, type PrismaClient } from "@app/db";
+import { isUuid, Prisma, type PrismaClient } from "@app/db";
+import { appendAuditEntries } from "@app/db/audit";
 import { z } from "zod";
 import type { OrganizationLimits } from "../settings/settings.schema.ts";
 import { readSettings } from "../settings/settings.schema.ts";
@@ -71,37 +72,21 @@ const likePrefix = (text: string) => `${text.toLowerCase().replace(/[\\%_]/g, (c
 type Tx = Prisma.TransactionClient;
 
 /**
- * Records a platform administrator's access in each organization's trail, in the transaction of the
- * access itself: an outbox event per organization (`platform.organization.*`, with the actor, the
- * request id and the details), numbered in that tenant's sequence as `emitEvent` numbers them (the
- * sequence row stays locked until commit) and delivered to its event stream. Two statements for a whole
- * page of organizations instead of two per organization; ids in order, so two administrators' pages
- * lock the sequence rows in the same order and cannot deadlock.
+ * Records a platform administrator's access in each organization's own audit log, in the transaction of
+ * the access itself (one statement for a whole page of organizations).
  */
-async function audit(
-  tx: Tx,
-  actor: Actor,
-  action: string,
-  tenantIds: string[],
-  details: Prisma.InputJsonObject = {},
-): Promise<void> {
-  if (!tenantIds.length) return;
-  const sorted = [...new Set(tenantIds)].sort();
-  const numbered = await tx.$queryRaw<Array<{ tenant_id: string; seq: bigint }>>(Prisma.sql`
-    INSERT INTO outbox_sequences (tenant_id, seq)
-    SELECT id, 1 FROM unnest(${sorted}::uuid[]) AS id ORDER BY id
-    ON CONFLICT (tenant_id) DO UPDATE SET seq = outbox_sequences.seq + 1
-    RETURNING tenant_id, seq`);
-  const payload = { actorId: actor.userId, requestId: actor.requestId, platformAdmin: true, details };
-  await tx.outboxEvent.createMany({
-    data: numbered.map((row) => ({
-      tenantId: row.tenant_id,
-      seq: row.seq,
-      id: newId(),
-      topic: action,
-      payload,
+async function audit(tx: Tx, actor: Actor, action: string, tenantIds: readonly string[]): Promise<void> {
+  await appendAuditEntries(
+    tx,
+    [...new Set(tenantIds)].map((tenantId) => ({
+      tenantId,
+      actor: { type: "PLATFORM_ADMIN" as const, id: actor.userId },
+      action,
+      targetType: "Organization",
+      targetId: tenantId,
+      requestId: actor.requestId,
     })),
-  });
+  );
 }
 
 export function createPlatformAccess(db: PrismaClient) {
@@ -249,7 +234,6 @@ export function createPlatformAccess(db: PrismaClient) {
           actor,
           status === "SUSPENDED" ? "platform.organization.suspended" : "platform.organization.reactivated",
           [id],
-          reason ? { reason } : {},
         );
         return one(tx, id);
       });
@@ -271,7 +255,7 @@ export function createPlatformAccess(db: PrismaClient) {
         });
         const settings = { ...readSettings(current.settings), limits };
         await tx.organization.update({ where: { id }, data: { settings } });
-        await audit(tx, actor, "platform.organization.limits_changed", [id], { limits });
+        await audit(tx, actor, "platform.organization.limits_changed", [id]);
         return one(tx, id);
       });
     },
