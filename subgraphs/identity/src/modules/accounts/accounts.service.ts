@@ -212,7 +212,9 @@ export async function changePassword(ctx: Context, input: unknown) {
   // Whoever else holds a session (perhaps why the password changes) is signed out.
   await endSessions(ctx, { userId: user.id }, "PASSWORD_CHANGED");
   ctx.logger.info({ userId: user.id }, "password changed");
-  return authPayload(ctx, user, tenantId, roles[0]!);
+  // The role as it is now, not as the old token said.
+  const membership = await chooseMembership(ctx, user.id, tenantId);
+  return authPayload(ctx, user, tenantId, membership.role);
 }
 
 export async function requestPasswordReset(ctx: Context, input: unknown) {
