@@ -193,7 +193,7 @@ async function currentUser(ctx: Context) {
 
 export async function changePassword(ctx: Context, input: unknown) {
   const data = parseInput(changePasswordInput, input);
-  const { tenantId, roles } = requirePrincipal(ctx);
+  const { tenantId } = requirePrincipal(ctx);
   const current = await currentUser(ctx);
   // Counted like log-ins: a stolen access token must not become an unlimited password oracle.
   const user = await authenticate(ctx, current.email, data.currentPassword).catch((error: unknown) => {
