@@ -164,7 +164,8 @@ describe("SIGTERM", () => {
     } finally {
       if (gateway.child.exitCode === null) gateway.child.kill("SIGKILL");
     }
-  });
+    // A gateway process takes seconds to start (tsx compiles it), more on a busy machine.
+  }, 90_000);
 });
 
 /** A proxy in front of a subgraph that holds every request `delayMs` first: slow operations on demand. */
