@@ -61,7 +61,12 @@ export function createApiKeyAuthenticator(options: ApiKeyAuthenticatorOptions) {
   let redis: Redis | null = null;
   let subscriber: Redis | null = null;
   if (options.redisUrl) {
-    redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
+    // No offline queue and a short timeout: with Redis away a request goes on to identity at once.
+    redis = new Redis(options.redisUrl, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      commandTimeout: 250,
+    });
     redis.on("error", (error) => logger.debug({ err: error }, "api-key cache: redis error"));
     subscriber = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     subscriber.on("error", (error) => logger.debug({ err: error }, "api-key revocations: redis error"));
