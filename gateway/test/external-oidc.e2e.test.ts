@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { INTERNAL_CONTEXT_HEADER, signInternalContext } from "@app/common";
 import {
   type CryptoKey,
   exportJWK,
@@ -125,6 +126,24 @@ describe("an external issuer's tokens", () => {
       const none = await mint(a, { claims: { roles } });
       expect(codes(await gql(gateway.url, ME, { token: none }))).toEqual(["UNAUTHENTICATED"]);
     }
+  });
+
+  it("identity's membership endpoint answers the gateway only", async () => {
+    const url = new URL("/internal/memberships/resolve", platform.subgraphUrls.identity);
+    const ask = async (header: string) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", [INTERNAL_CONTEXT_HEADER]: header },
+        body: JSON.stringify({ tenantId: a.tenantId, userId: a.userId }),
+      });
+    const forged = await ask("forged");
+    expect(forged.status).toBe(401);
+    expect(await forged.text()).not.toContain("OWNER");
+    const signed = await signInternalContext(platform.internalSecret, {
+      requestId: "oidc-test",
+      principal: null,
+    });
+    expect(await (await ask(signed)).json()).toEqual({ role: "OWNER" });
   });
 
   it("refuses a user who is not a member of the organization the token names", async () => {
