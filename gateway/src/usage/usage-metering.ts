@@ -9,6 +9,7 @@ import {
 import { INTERNAL_CONTEXT_HEADER, type Logger, type Principal, signInternalContext } from "@app/common";
 import type { Plugin } from "graphql-yoga";
 import type { Redis } from "ioredis";
+import type { SubscriptionSlots } from "./subscription-slots.ts";
 
 /** The principal of the gateway's own calls: no user, no role; billing reads only the tenant. */
 const NO_USER = "00000000-0000-0000-0000-000000000000";
@@ -51,11 +52,17 @@ export function createGatewayPlanLimits(options: {
 export function useUsageMetering(options: {
   redis: Redis;
   limits: PlanLimitsSource;
+  /** Open subscriptions per tenant, against the plan's subscription connections. */
+  slots: SubscriptionSlots;
   logger: Logger;
 }): Plugin {
-  const meter = async (context: unknown, refuse: (result: { errors: unknown[] }) => void): Promise<void> => {
+  /** The tenant's limits when the operation is counted and allowed; refuses it otherwise. */
+  const meter = async (
+    context: unknown,
+    refuse: (result: { errors: unknown[] }) => void,
+  ): Promise<{ tenantId: string; limits: PlanLimits } | null> => {
     const principal = (context as { principal?: Principal | null }).principal;
-    if (!principal) return;
+    if (!principal) return null;
     let outcome: { allowed: boolean };
     let limits: PlanLimits;
     try {
@@ -63,15 +70,38 @@ export function useUsageMetering(options: {
       outcome = await countOperation(options.redis, principal.tenantId, limits.maxOperationsPerMonth);
     } catch (error) {
       options.logger.warn({ err: error, tenantId: principal.tenantId }, "usage not counted");
-      return;
+      return null;
     }
-    if (!outcome.allowed)
-      refuse({ errors: [planLimitError("operations", limits, limits.maxOperationsPerMonth ?? 0)] });
+    if (outcome.allowed) return { tenantId: principal.tenantId, limits };
+    refuse({ errors: [planLimitError("operations", limits, limits.maxOperationsPerMonth ?? 0)] });
+    return null;
   };
   return {
-    onExecute: ({ args, setResultAndStopExecution }) =>
-      meter(args.contextValue, (result) => setResultAndStopExecution(result as never)),
-    onSubscribe: ({ args, setResultAndStopExecution }) =>
-      meter(args.contextValue, (result) => setResultAndStopExecution(result as never)),
+    onExecute: async ({ args, setResultAndStopExecution }) => {
+      await meter(args.contextValue, (result) => setResultAndStopExecution(result as never));
+    },
+    // A subscription also holds one of the tenant's slots until its stream ends.
+    onSubscribe: async ({ args, setResultAndStopExecution }) => {
+      const refuse = (result: { errors: unknown[] }) => setResultAndStopExecution(result as never);
+      const metered = await meter(args.contextValue, refuse);
+      const max = metered?.limits.maxSubscriptionConnections;
+      if (!metered || max === null || max === undefined) return;
+      let slot: string | null;
+      try {
+        slot = await options.slots.take(metered.tenantId, max);
+      } catch (error) {
+        options.logger.warn({ err: error, tenantId: metered.tenantId }, "subscription slot not checked");
+        return;
+      }
+      if (!slot) {
+        refuse({ errors: [planLimitError("subscriptions", metered.limits, max)] });
+        return;
+      }
+      const taken = slot;
+      return {
+        onSubscribeResult: () => ({ onEnd: () => options.slots.release(taken) }),
+        onSubscribeError: () => options.slots.release(taken),
+      };
+    },
   } as Plugin;
 }

@@ -78,12 +78,13 @@ export async function loadPlanLimits(db: PlanLimitsReader, plans: PrismaClient["
   return limitsOf(plan, validUntil);
 }
 
-export type LimitName = "projects" | "seats" | "operations";
+export type LimitName = "projects" | "seats" | "operations" | "subscriptions";
 
 const WHAT: Record<LimitName, (max: number) => string> = {
   projects: (max) => `${max} project${max === 1 ? "" : "s"}`,
   seats: (max) => `${max} member${max === 1 ? "" : "s"} (seats, pending invitations included)`,
   operations: (max) => `${max.toLocaleString("en-US")} API operations per month`,
+  subscriptions: (max) => `${max} open realtime subscription${max === 1 ? "" : "s"} at once`,
 };
 
 /**
@@ -100,12 +101,14 @@ export function planLimitError(limit: LimitName, limits: PlanLimits, max: number
 }
 
 /** Throws PLAN_LIMIT when `used` more would go beyond the plan's limit (null: unlimited). */
+const MAX: Record<LimitName, (limits: PlanLimits) => number | null> = {
+  projects: (limits) => limits.maxProjects,
+  seats: (limits) => limits.maxSeats,
+  operations: (limits) => limits.maxOperationsPerMonth,
+  subscriptions: (limits) => limits.maxSubscriptionConnections,
+};
+
 export function checkLimit(limit: LimitName, limits: PlanLimits, used: number, adding = 1): void {
-  const max =
-    limit === "projects"
-      ? limits.maxProjects
-      : limit === "seats"
-        ? limits.maxSeats
-        : limits.maxOperationsPerMonth;
+  const max = MAX[limit](limits);
   if (max !== null && used + adding > max) throw planLimitError(limit, limits, max);
 }

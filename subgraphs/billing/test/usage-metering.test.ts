@@ -4,7 +4,7 @@ import { createLogger } from "@app/common";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually } from "../../../test/eventually.ts";
-import { gql } from "../../../test/platform.ts";
+import { gql, onPlan, signUpTenant } from "../../../test/platform.ts";
 import { type BillingPlatform, startBillingPlatform, subscribedTenant } from "./helpers.ts";
 
 const USAGE = `query($period: String) { usage(period: $period) { period operations reportedOperations limit } }`;
@@ -119,6 +119,71 @@ describe.skipIf(!inject("redisUrl"))(
       // Refused before any subgraph was asked, and not counted.
       expect(env.platform.subgraphCalls.length).toBe(calls);
       expect(await redis.get(`usage:month:${tenant.tenantId}:${usagePeriod()}`)).toBe("1000000");
+    });
+
+    it("holds an organization to its plan's open subscriptions, and frees a slot when one ends", async () => {
+      const code = `SUBS_${Date.now().toString(36).toUpperCase()}`;
+      await env.platform.prisma.plan.create({
+        data: {
+          code,
+          name: "Subs",
+          monthlyPriceCents: 0,
+          yearlyPriceCents: 0,
+          maxSubscriptionConnections: 1,
+        },
+      });
+      const tenant = await signUpTenant(env.platform.gatewayUrl, "subs");
+      await onPlan(env.platform, tenant.tenantId, code);
+      const created = await gql(
+        env.platform.gatewayUrl,
+        `mutation { createProject(input: { name: "Live" }) { project { id } } }`,
+        { token: tenant.token },
+      );
+      const projectId = created.data!.createProject.project.id as string;
+      /** Opens a subscription over server-sent events and reads what arrives within a second. */
+      const open = async () => {
+        const abort = new AbortController();
+        const response = await fetch(env.platform.gatewayUrl, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "text/event-stream",
+            authorization: `Bearer ${tenant.token}`,
+          },
+          body: JSON.stringify({
+            query: "subscription($projectId: ID!) { taskChanged(projectId: $projectId) { kind } }",
+            variables: { projectId },
+          }),
+          signal: abort.signal,
+        });
+        const reader = response.body!.getReader();
+        let text = "";
+        const reading = (async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return;
+            text += new TextDecoder().decode(value);
+          }
+        })().catch(() => {});
+        await Promise.race([reading, new Promise((r) => setTimeout(r, 1_000))]);
+        return { text: () => text, close: () => abort.abort() };
+      };
+      const first = await open();
+      expect(first.text()).not.toContain("PLAN_LIMIT");
+      const second = await open();
+      second.close();
+      expect(second.text()).toContain("PLAN_LIMIT");
+      expect(second.text()).toContain("1 open realtime subscription at once");
+      first.close();
+      const third = await eventually(
+        async () => {
+          const attempt = await open();
+          attempt.close();
+          return attempt.text();
+        },
+        (text) => !text.includes("PLAN_LIMIT"),
+      );
+      expect(third).not.toContain("PLAN_LIMIT");
     });
 
     it("rejects a malformed period naming the field", async () => {
