@@ -43,6 +43,7 @@ import { createSubgraphAgent, createSubgraphFetcher } from "./subgraphs/fetcher.
 import { createFederatedSubscribe } from "./subscriptions/federated.ts";
 import { attachWebSocketServer } from "./subscriptions/websocket.ts";
 import { createTenancy } from "./tenancy/tenancy.ts";
+import { createSubscriptionSlots } from "./usage/subscription-slots.ts";
 import { createGatewayPlanLimits, useUsageMetering } from "./usage/usage-metering.ts";
 
 /** How long a subgraph's /healthz may take before the gateway's /readyz counts it as down. */
@@ -155,6 +156,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
           logger,
         })
       : null;
+  const subscriptionSlots = redis ? createSubscriptionSlots(redis, logger) : null;
   // Suspended organizations' credentials refused; hosts resolved to organizations (tenancy/).
   const tenancy = createTenancy({
     baseDomain: config.BASE_DOMAIN,
@@ -240,7 +242,9 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
         maxBatch: config.REQUEST_MAX_BATCH,
         introspection: config.INTROSPECTION,
       }),
-      ...(planLimits && redis ? [useUsageMetering({ redis, limits: planLimits, logger })] : []),
+      ...(planLimits && subscriptionSlots && redis
+        ? [useUsageMetering({ redis, limits: planLimits, slots: subscriptionSlots, logger })]
+        : []),
       useApolloFederation({ gateway, logger: apolloLogger(logger) }),
       // @apollo/gateway does not execute subscriptions: they take the federated path (subscriptions/).
       {
@@ -315,6 +319,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       await credentials.close();
       await tenancy.close();
       await planLimits?.close();
+      subscriptionSlots?.close();
       redis?.disconnect();
     },
   };
