@@ -114,5 +114,6 @@ describe.skipIf(!CHROMIUM)("the explorer in Chromium", () => {
     expect(await resultPane(page)).toContain('"kind": "CREATED"');
     // Over graphql-ws, to the gateway's own /graphql.
     expect(websockets).toEqual([platform.gatewayWsUrl]);
-  });
+    // A real browser loading a few MB of editor: generous on a busy machine.
+  }, 120_000);
 });

@@ -290,3 +290,19 @@ describe("traces", () => {
     expect(trace.map((s) => s.scope)).toEqual(expect.arrayContaining(["apollo/gateway-js", "tenants"]));
   });
 });
+
+describe.skipIf(!inject("redisUrl"))("/metrics of subgraphs that use Redis", () => {
+  let withRedis: Platform;
+  beforeAll(async () => {
+    withRedis = await startPlatform(inject("databaseUrl"), { redisUrl: inject("redisUrl") });
+  });
+  afterAll(() => withRedis?.close());
+
+  it("times identity's Redis commands (sessions, log-in limits)", async () => {
+    await signUpTenant(withRedis.gatewayUrl, "redis-metrics");
+    const text = await (await fetch(new URL("/metrics", withRedis.subgraphUrls.identity))).text();
+    expect(
+      samples(text, "redis_command_duration_seconds_count", { service: "identity", outcome: "ok" }).length,
+    ).toBeGreaterThan(0);
+  });
+});

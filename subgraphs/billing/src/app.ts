@@ -1,4 +1,5 @@
 import { createStripe } from "@app/billing/stripe";
+import { instrumentRedis } from "@app/common/metrics";
 import { DateTimeScalar } from "@app/common/scalars";
 import { createSubgraphApp, type Routes } from "@app/common/subgraph";
 import type { PrismaClient } from "@app/db";
@@ -57,5 +58,7 @@ export function createBillingApp(
     logger: app.logger.child({ component: "stripe-webhook" }),
   });
   routes["/internal/plan-limits"] = planLimitsRoute(config.INTERNAL_CONTEXT_SECRET, app.prisma);
+  // Plan limits and usage counts: their Redis latency on /metrics.
+  if (redis) instrumentRedis(redis, app.metrics);
   return app;
 }

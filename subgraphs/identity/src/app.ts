@@ -1,5 +1,6 @@
 import { createPlanLimitsCache, loadPlanLimits } from "@app/billing";
 import { createLogger } from "@app/common";
+import { instrumentRedis } from "@app/common/metrics";
 import { DateTimeScalar } from "@app/common/scalars";
 import { createSubgraphApp } from "@app/common/subgraph";
 import { type PrismaClient, type TenantClient, tenantClient } from "@app/db";
@@ -103,5 +104,7 @@ export async function createIdentityApp(
         }
       : {}),
   });
+  // Log-in limits, sessions and plan limits: their Redis latency on /metrics.
+  if (redis) instrumentRedis(redis, app.metrics);
   return app;
 }
