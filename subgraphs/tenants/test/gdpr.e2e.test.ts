@@ -20,7 +20,7 @@ import { codeOf, ok, tokenWithRoles } from "./helpers.ts";
 
 type Tenant = Awaited<ReturnType<typeof signUpTenant>>;
 const suffix = randomBytes(3).toString("hex");
-const GRACE_SECONDS = 2;
+const GRACE_SECONDS = 5;
 const PASSWORD = "correct horse battery staple";
 
 let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
@@ -258,8 +258,9 @@ describe("deleteOrganization", () => {
     try {
       const bBefore = await tenantRowKeys(b.tenantId);
       await ok(platform.gatewayUrl, DELETE, { token: a.token, variables: { s: slug } });
-      // Not yet due: nothing happens, and the organization still works.
-      expect(await jobs.purgeDueOrganizations()).toBe(0);
+      // Not yet due: a purge run leaves it, and the organization still works.
+      await jobs.purgeDueOrganizations();
+      expect((await tenantRowKeys(a.tenantId)).organizations).toHaveLength(1);
       expect(
         (await ok(platform.gatewayUrl, `{ currentOrganization { id } }`, { token: a.token }))
           .currentOrganization.id,
@@ -272,7 +273,8 @@ describe("deleteOrganization", () => {
       );
       expect(codeOf(late)).toBe("CONFLICT");
 
-      expect(await jobs.purgeDueOrganizations()).toBeGreaterThanOrEqual(1);
+      // The platform's worker runs the same job every minute: either may be the one that purges it.
+      await jobs.purgeDueOrganizations();
       const left = await tenantRowKeys(a.tenantId);
       for (const [table, keys] of Object.entries(left)) expect(keys, table).toEqual([]);
       expect(await readdir(join(platform.exportDir)).then((d) => d.includes(a.tenantId))).toBe(false);

@@ -228,13 +228,10 @@ describe("suspend and reactivate", () => {
       status: "SUSPENDED",
       suspendedReason: "unpaid invoices",
     });
-    const at = Date.now();
-    const refused = await eventually(
-      () => gql(platform.gatewayUrl, CURRENT, { token: owner.token }),
-      (res) => codeOf(res) === "FORBIDDEN",
-      (TTL_SECONDS + 3) * 1000,
-    );
-    expect(Date.now() - at).toBeLessThanOrEqual((TTL_SECONDS + 1) * 1000);
+    // Without Redis this gateway may answer from its cache until the entry expires, and not after: once
+    // the cache lifetime has passed, the very next request is refused.
+    await new Promise((resolve) => setTimeout(resolve, TTL_SECONDS * 1000 + 100));
+    const refused = await gql(platform.gatewayUrl, CURRENT, { token: owner.token });
     expect(refused.status).toBe(403);
     expect(refused.errors![0]!.extensions).toMatchObject({
       code: "FORBIDDEN",
