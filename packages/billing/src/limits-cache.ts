@@ -51,8 +51,9 @@ export function createPlanLimitsCache(options: PlanLimitsCacheOptions): PlanLimi
   if (!options.redisUrl) return { get: load, close: async () => {} };
   const localTtl = options.localTtlMs ?? 60_000;
   const redisTtl = options.redisTtlMs ?? 600_000;
-  // Commands wait for the connection at start, but never long: with Redis down the source is read.
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 250 });
+  // Commands wait for the connection at start, but not long (a second, also on a busy machine): with
+  // Redis down the source is read.
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1_000 });
   const subscriber = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   for (const connection of [redis, subscriber])
     connection.on("error", (error) => logger.debug({ err: error }, "plan limits cache: redis error"));
