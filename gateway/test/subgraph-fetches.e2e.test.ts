@@ -1,0 +1,115 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { gql, type Platform, signUpTenant, startGateway, startPlatform } from "../../test/platform.ts";
+
+/**
+ * What the gateway sends a subgraph, seen on the wire: a recording proxy in front of identity records
+ * each request's body and each TCP connection the gateway opens to it.
+ */
+
+async function startRecordingProxy(target: string) {
+  const upstream = new URL(target);
+  const bodies: Array<{ query: string; variables?: { representations?: unknown[] } }> = [];
+  let connections = 0;
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (req.url?.startsWith("/graphql") && body.length) bodies.push(JSON.parse(body.toString()));
+      const forward = http.request(
+        upstream,
+        { method: req.method, agent, headers: { ...req.headers, host: upstream.host } },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.on("error", () => res.destroy());
+      forward.end(body);
+    });
+  });
+  server.on("connection", () => {
+    connections += 1;
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${upstream.pathname}`,
+    bodies,
+    connections: () => connections,
+    close: async () => {
+      agent.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+let platform: Platform;
+let identity: Awaited<ReturnType<typeof startRecordingProxy>>;
+let gateway: Awaited<ReturnType<typeof startGateway>>;
+beforeAll(async () => {
+  platform = await startPlatform(inject("databaseUrl"));
+  identity = await startRecordingProxy(platform.subgraphUrls.identity);
+  gateway = await startGateway(platform, { IDENTITY_URL: identity.url });
+});
+afterAll(async () => {
+  await gateway?.close();
+  await identity?.close();
+  await platform?.close();
+});
+
+const BOARD = /* GraphQL */ `
+  query Board {
+    projects { edges { node { name tasks { edges { node { title assignee { email } } } } } } }
+  }
+`;
+
+describe("the gateway's fetches to a subgraph", () => {
+  it("send one representation per distinct entity: five tasks of one assignee ask identity once", async () => {
+    const owner = await signUpTenant(platform.gatewayUrl, "dedupe");
+    const project = await gql(
+      platform.gatewayUrl,
+      `mutation { createProject(input: { name: "Five" }) { project { id } } }`,
+      {
+        token: owner.token,
+      },
+    );
+    const projectId = project.data!.createProject.project.id as string;
+    for (let i = 1; i <= 5; i += 1) {
+      const task = await gql(
+        platform.gatewayUrl,
+        `mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } } }`,
+        {
+          token: owner.token,
+          variables: { input: { projectId, title: `Task ${i}`, assigneeId: owner.userId } },
+        },
+      );
+      expect(task.errors).toBeUndefined();
+    }
+
+    identity.bodies.length = 0;
+    const board = await gql(gateway.url, BOARD, { token: owner.token });
+    expect(board.errors).toBeUndefined();
+    const tasks = board.data!.projects.edges[0].node.tasks.edges as Array<{
+      node: { assignee: { email: string } };
+    }>;
+    expect(tasks).toHaveLength(5);
+    expect(tasks.every((t) => t.node.assignee.email === owner.email)).toBe(true);
+
+    const entityFetches = identity.bodies.filter((b) => b.query.includes("_entities"));
+    expect(entityFetches).toHaveLength(1);
+    expect(entityFetches[0]!.variables!.representations).toHaveLength(1);
+  });
+
+  it("reuse one kept-alive connection for operation after operation", async () => {
+    const { token } = await signUpTenant(platform.gatewayUrl, "keep-alive");
+    await gql(gateway.url, "{ me { email } }", { token });
+    const before = identity.connections();
+    for (let i = 0; i < 10; i += 1)
+      expect((await gql(gateway.url, "{ me { email } }", { token })).errors).toBeUndefined();
+    expect(identity.connections()).toBe(before);
+  });
+});
