@@ -44,11 +44,11 @@ export interface WebSocketOptions {
     request: IncomingMessage,
   ): Promise<SubscribePayload>;
   /**
-   * How often a connection opened with an API key checks it again (through the gateway's key cache, so
-   * a revoked key closes it with 4403 within this plus the cache's lifetime, at once with Redis). Access
-   * tokens need no such check: the connection closes when they expire. Default 5 s.
+   * How often a connection checks its credential again (through the gateway's caches: a revoked API key,
+   * an ended session or a suspended organization closes it with 4403 within this plus the cache's
+   * lifetime, at once with Redis). An access token's expiry closes it on time anyway. Default 5 s.
    */
-  apiKeyRecheckMs?: number;
+  recheckMs?: number;
 }
 
 /** connection_init payload: `{ "Authorization": "Bearer <token>" }` (any case of the key). */
@@ -109,15 +109,24 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
   wsServer.on("connection", (socket, request) => watchForSlowConsumer(socket, request.socket, options));
   type Extra = { principal?: Principal | null; expiry?: NodeJS.Timeout; recheck?: NodeJS.Timeout };
 
-  /** An API key is checked again while the connection lasts: revoking it closes the connection. */
+  /**
+   * The credential is checked again while the connection lasts: a revoked API key, an ended session or
+   * a suspended organization closes the connection.
+   */
   function closeOnRevocation(extra: Extra & { socket: WebSocket }, authorization: string | null) {
-    if (extra.principal?.credential !== "apiKey") return;
+    if (!extra.principal || extra.recheck) return;
     extra.recheck = setInterval(() => {
-      options.authenticate(authorization).catch(() => {
+      options.authenticate(authorization).catch((error: unknown) => {
         clearInterval(extra.recheck);
-        extra.socket.close(CLOSE_CODES.FORBIDDEN, "Forbidden: the API key was revoked or expired");
+        const reason = (error as { extensions?: { reason?: unknown } }).extensions?.reason;
+        extra.socket.close(
+          CLOSE_CODES.FORBIDDEN,
+          reason === "ORGANIZATION_SUSPENDED"
+            ? "Forbidden: the organization is suspended"
+            : "Forbidden: the credential was revoked or expired",
+        );
       });
-    }, options.apiKeyRecheckMs ?? 5_000);
+    }, options.recheckMs ?? 5_000);
   }
 
   /** The connection closes with 4403 when the token it was authorised with expires. */

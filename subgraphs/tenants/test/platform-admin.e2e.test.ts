@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import WebSocket from "ws";
 import { eventually } from "../../../test/eventually.ts";
 import { gql, type Platform, signUpTenant, startPlatform } from "../../../test/platform.ts";
 import { grantPlatformAdmin, revokePlatformAdmin } from "../src/modules/platform/admins.ts";
@@ -275,6 +277,55 @@ describe("suspend and reactivate", () => {
           targetId: owner.tenantId,
         }),
       ]);
+  });
+
+  it("closes the suspended organization's open subscriptions with 4403", async () => {
+    const victim = await signUpTenant(platform.gatewayUrl, `subscriber-${suffix}`);
+    const created = await ok(
+      platform.gatewayUrl,
+      `mutation { createProject(input: { name: "Watched" }) { project { id } } }`,
+      { token: victim.token },
+    );
+    let closed: { code: number; reason: string } | undefined;
+    let connected!: () => void;
+    const acknowledged = new Promise<void>((resolve) => {
+      connected = resolve;
+    });
+    const client = createClient({
+      url: platform.gatewayWsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: false,
+      // The close is what this test waits for (on.closed): not an error to print.
+      onNonLazyError: () => {},
+      connectionParams: { Authorization: `Bearer ${victim.token}` },
+      on: {
+        connected: () => connected(),
+        closed: (event) => {
+          const e = event as { code: number; reason: string };
+          closed = { code: e.code, reason: e.reason };
+        },
+      },
+    });
+    try {
+      client.subscribe(
+        {
+          query: `subscription($id: ID!) { taskChanged(projectId: $id) { kind } }`,
+          variables: { id: created.createProject.project.id },
+        },
+        { next: () => {}, error: () => {}, complete: () => {} },
+      );
+      await acknowledged;
+      await ok(platform.gatewayUrl, SUSPEND, {
+        token: admin.token,
+        variables: { id: victim.tenantId, reason: "abuse" },
+      });
+      // The connection checks its credential every 5 s, through the status cache (lifetime 2 s here).
+      await eventually(() => closed, Boolean, (TTL_SECONDS + 5 + 5) * 1000);
+      expect(closed).toEqual({ code: 4403, reason: "Forbidden: the organization is suspended" });
+    } finally {
+      await client.dispose();
+    }
   });
 
   it("validates its input and says NOT_FOUND for an unknown organization", async () => {
