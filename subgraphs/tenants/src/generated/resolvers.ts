@@ -308,7 +308,9 @@ export type OrganizationLimits = {
   __typename?: 'OrganizationLimits';
   /** Custom domains the organization may claim (default 5). */
   maxCustomDomains?: Maybe<Scalars['Int']['output']>;
+  /** Recorded for the support team; billing's seat check still applies the plan's (not yet wired). */
   maxMembers?: Maybe<Scalars['Int']['output']>;
+  /** Recorded for the support team; billing's project limit check still applies the plan's (not yet wired). */
   maxProjects?: Maybe<Scalars['Int']['output']>;
 };
 
