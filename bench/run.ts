@@ -13,6 +13,7 @@ const BENCHMARKS = [
   "mixed",
   "api-keys",
   "auth",
+  "rls",
 ] as const;
 
 const args = process.argv.slice(2);

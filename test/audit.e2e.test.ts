@@ -343,6 +343,8 @@ const NOT_TENANT_CHANGES = [
   "acceptInvitation",
   "deleteMyAccount",
   "createBillingPortalSession",
+  // The global plan catalogue (platform administrators), not one tenant's data.
+  "updatePlan",
 ];
 
 describe("the list of audited mutations", () => {

@@ -188,6 +188,9 @@ export function setTenantSql(tenantId: string): string {
   return `SET LOCAL app.tenant_id = '${tenantId}'`;
 }
 
+/** A model's delegate on a client: `OrganizationSlug` -> `organizationSlug`. */
+const delegateName = (model: string) => model.charAt(0).toLowerCase() + model.slice(1);
+
 /** Prisma's own parameters of a query hook; `transaction` is set inside a batch or interactive one. */
 type InternalParams = { __internalParams?: { transaction?: unknown } };
 
@@ -196,9 +199,9 @@ type InternalParams = { __internalParams?: { transaction?: unknown } };
  * the tenant in `where` and `data`, and throws on a missing or malformed tenant id or on arguments that
  * name another tenant. It fails closed: there is no way to build it without a valid tenant id.
  *
- * Row-level security is the second line: an operation outside a transaction runs in a transaction of
- * its own that first sets the tenant (`SET LOCAL app.tenant_id`), batched with it (BEGIN, SET, query,
- * COMMIT on one connection). Inside a transaction the tenant client set the tenant when the transaction
+ * Row-level security is the second line: an operation outside a transaction runs in an interactive
+ * transaction of its own that first sets the tenant (`SET LOCAL app.tenant_id`): BEGIN, SET, query,
+ * COMMIT on one connection. Inside a transaction the tenant client set the tenant when the transaction
  * began (see `tenantClient`), so the operation runs as it is.
  *
  * It sees top-level operations only, so nested writes are refused; nested reads (`include`, relation
@@ -215,17 +218,21 @@ export function forTenant(tenantId: string, audit?: AuditScope) {
             const scopedArgs = scopeArgs(model, operation, args as Args, tenantId);
             const write = audit !== undefined && isWrite(operation);
             if (write) audit.noteWrite(model, scopedArgs);
-            const scoped = query(scopedArgs);
-            if ((internal as InternalParams).__internalParams?.transaction) return scoped;
+            if ((internal as InternalParams).__internalParams?.transaction) return query(scopedArgs);
             // A lone write of a mutation carries the mutation's audit entry in its transaction.
             const entry = write ? audit.take() : null;
-            return client
-              .$transaction([
-                client.$executeRawUnsafe(setTenant),
-                scoped,
-                ...(entry ? [client.auditEntry.createMany({ data: auditRows([entry]) })] : []),
-              ])
-              .then(([, result]) => result);
+            // An interactive transaction, not a batch one: Prisma's batch transactions took 10 ms where
+            // this takes 2.6 ms for the same statements (bench/rls.ts). The operation runs on the
+            // transaction's own delegate with the arguments already scoped.
+            return client.$transaction(async (tx) => {
+              await tx.$executeRawUnsafe(setTenant);
+              const delegate = (
+                tx as unknown as Record<string, Record<string, (a: unknown) => Promise<unknown>>>
+              )[delegateName(model)]!;
+              const result = await delegate[operation]!(scopedArgs);
+              if (entry) await tx.auditEntry.createMany({ data: auditRows([entry]) });
+              return result;
+            });
           },
         },
       },
