@@ -188,6 +188,13 @@ export function setTenantSql(tenantId: string): string {
   return `SET LOCAL app.tenant_id = '${tenantId}'`;
 }
 
+/**
+ * Limits of a lone operation's transaction: it waits for a pooled connection and runs as long as the
+ * query alone would have (Prisma's interactive defaults, 2 s and 5 s, would fail queries that merely
+ * queue on a busy pool).
+ */
+const LONE_OPERATION = { maxWait: 10_000, timeout: 60_000 };
+
 /** A model's delegate on a client: `OrganizationSlug` -> `organizationSlug`. */
 const delegateName = (model: string) => model.charAt(0).toLowerCase() + model.slice(1);
 
@@ -232,7 +239,7 @@ export function forTenant(tenantId: string, audit?: AuditScope) {
               const result = await delegate[operation]!(scopedArgs);
               if (entry) await tx.auditEntry.createMany({ data: auditRows([entry]) });
               return result;
-            });
+            }, LONE_OPERATION);
           },
         },
       },
