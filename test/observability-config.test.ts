@@ -1,8 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createServiceMetrics } from "@app/common/metrics";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { SUBGRAPHS } from "../scripts/subgraphs.ts";
 import { createWorkerMetrics } from "../worker/src/metrics.ts";
 
@@ -113,8 +116,18 @@ describe("Prometheus (ops/prometheus)", () => {
     }
   });
 
-  it.skipIf(!existsSync("/usr/bin/promtool"))("passes promtool check rules", () => {
-    expect(() => execFileSync("/usr/bin/promtool", ["check", "rules", ALERTS_PATH])).not.toThrow();
+  it.skipIf(!existsSync("/usr/bin/promtool"))("passes promtool's checks of the rules and the config", () => {
+    const rules = fileURLToPath(new URL(`../${ALERTS_PATH}`, import.meta.url));
+    expect(() => execFileSync("/usr/bin/promtool", ["check", "rules", rules])).not.toThrow();
+    // The config names the rules where compose mounts them: point it at this checkout's copy.
+    const dir = mkdtempSync(join(tmpdir(), "coditect-prometheus-"));
+    try {
+      const config = join(dir, "prometheus.yml");
+      writeFileSync(config, stringify({ ...prometheus, rule_files: [rules] }));
+      expect(() => execFileSync("/usr/bin/promtool", ["check", "config", config])).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
