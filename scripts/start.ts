@@ -157,6 +157,11 @@ try {
       DATABASE_CROSS_TENANT_URL: roles.crossTenant,
       PORT: String(subgraphPort),
       ...(name === "identity" ? { JWT_KEYS_DIR: join(dataDir, "keys"), JWT_ISSUER: issuer } : {}),
+      // GDPR exports: the worker writes them and tenants serves them, from one folder; tenants announces
+      // organization changes to the gateways' caches through Redis when there is one.
+      ...(name === "tenants"
+        ? { EXPORT_DIR: join(dataDir, "exports"), ...(env.REDIS_URL ? { REDIS_URL: env.REDIS_URL } : {}) }
+        : {}),
     });
   });
   // The gateway reads identity's JWKS on its first authenticated request, not at start.
@@ -173,6 +178,7 @@ try {
     ...shared,
     PORT: String(workerPort),
     MAIL_DIR: join(dataDir, "mail"),
+    EXPORT_DIR: join(dataDir, "exports"),
     ...(env.REDIS_URL ? { REDIS_URL: env.REDIS_URL } : {}),
     ...(env.SMTP_URL ? { SMTP_URL: env.SMTP_URL } : {}),
   });

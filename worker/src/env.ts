@@ -1,5 +1,6 @@
 import { stripeEnvShape } from "@app/billing/stripe";
 import { parseEnv, port, postgresUrl, redisUrl } from "@app/common/env";
+import { DEFAULT_EXPORT_DIR } from "@app/common/export-files";
 import { z } from "zod";
 import { DEFAULT_MAIL_DIR } from "./mail/mailer.ts";
 
@@ -18,7 +19,7 @@ export const workerEnvShape = {
   /** Where links in e-mails point (the frontend). */
   APP_URL: z.url().default("http://localhost:3000"),
   /** GDPR exports are written here; the tenants subgraph serves them from the same folder. */
-  EXPORT_DIR: z.string().min(1).default(".data/exports"),
+  EXPORT_DIR: z.string().min(1).default(DEFAULT_EXPORT_DIR),
   /** Jobs worked at once per queue. */
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),

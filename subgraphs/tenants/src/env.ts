@@ -1,4 +1,5 @@
 import { parseEnv, port, redisUrl, subgraphEnv } from "@app/common/env";
+import { DEFAULT_EXPORT_DIR } from "@app/common/export-files";
 import { DEFAULT_SUPERGRAPH_PATH } from "@app/common/supergraph";
 import { z } from "zod";
 
@@ -15,7 +16,7 @@ export const tenantsEnv = subgraphEnv.extend({
     .min(0)
     .default(30 * 24 * 3600),
   /** Where the worker writes GDPR exports and this subgraph serves them from (shared with the worker). */
-  EXPORT_DIR: z.string().min(1).default(".data/exports"),
+  EXPORT_DIR: z.string().min(1).default(DEFAULT_EXPORT_DIR),
   /** Lifetime of an export's signed download link. */
   EXPORT_LINK_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(300),
 });
