@@ -89,7 +89,7 @@ describe("a page of 50 tasks with their assignees through the gateway", () => {
       expect(project.tasks.edges[0].node.assignee.email).toBe(owner.email);
       expect(project.taskCounts.find((c: { status: string }) => c.status === "TODO").count).toBe(3);
     }
-    const statements = [...platform.queries];
+    const statements = dataQueries(platform.queries);
     const byTable = statements.map(tablesOf);
     // projects, tasks (one windowed query for the three projects), task counts, memberships.
     expect(
