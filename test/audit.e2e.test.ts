@@ -309,10 +309,11 @@ const THROUGH_TENANT_CLIENT = [
   "resumeSubscription",
 ];
 /**
- * Written through the cross-tenant client, so they must call appendAuditEntries themselves (platform
- * administration with the administrator as a PLATFORM_ADMIN actor, in the organization's log). Today
- * they record their access as outbox events (subgraphs/tenants/src/modules/platform/cross-tenant.ts),
- * not yet as audit entries.
+ * Written through the cross-tenant client or a client of another tenant, so they append their entries
+ * themselves with appendAuditEntries: platform administration in the organization's log with the
+ * administrator as a PLATFORM_ADMIN actor (subgraphs/tenants/src/modules/platform/cross-tenant.ts,
+ * checked by subgraphs/tenants/test/platform-admin.e2e.test.ts), and the new organization's creation
+ * (subgraphs/tenants/test/organizations.e2e.test.ts).
  */
 const EXPLICIT = [
   "suspendOrganization",
