@@ -17,7 +17,8 @@
 //
 // Flags: `--smoke` (one short round, for CI; writes to a temp file), `--rounds N`, `--seconds S`,
 // `--connections C`, `--profile` (a CPU profile of this gateway during one more run; results in
-// bench/results/gateways.profile.json).
+// bench/results/gateways.profile.json), `--hive-no-dedupe` (Hive Gateway without its sharing of
+// identical in-flight subgraph queries between requests; results in gateways.hive-no-dedupe.json).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -41,6 +42,7 @@ const { values: flags } = parseArgs({
     seconds: { type: "string" },
     connections: { type: "string" },
     profile: { type: "boolean", default: false },
+    "hive-no-dedupe": { type: "boolean", default: false },
   },
 });
 const SMOKE = flags.smoke!;
@@ -356,7 +358,7 @@ try {
         "--port",
         String(port),
       ],
-      peerEnv,
+      { ...peerEnv, ...(flags["hive-no-dedupe"] ? { HIVE_DEDUPLICATE: "0" } : {}) },
       (port) => `http://127.0.0.1:${port}/graphql`,
     ),
   );
@@ -502,7 +504,10 @@ try {
   // A profiled run is slowed by its profiler: its figures go to a file of their own, beside the profile.
   const out = SMOKE
     ? join(tmpdir(), "gateways-smoke.json")
-    : new URL(`results/gateways${flags.profile ? ".profile" : ""}.json`, import.meta.url).pathname;
+    : new URL(
+        `results/gateways${flags.profile ? ".profile" : ""}${flags["hive-no-dedupe"] ? ".hive-no-dedupe" : ""}.json`,
+        import.meta.url,
+      ).pathname;
   await writeFile(out, `${JSON.stringify(output, null, 2)}\n`);
   console.log(`\nresults: ${out}`);
   // Errors fail the run (and CI); missed speed targets are reported, not failed.

@@ -7,6 +7,11 @@ const header = process.env.CONTEXT_HEADER;
 if (!header) throw new Error("CONTEXT_HEADER");
 
 export const gatewayConfig = defineConfig({
+  // HIVE_DEDUPLICATE=0 turns off its default sharing of identical in-flight subgraph queries between
+  // client requests (bench/gateways.ts --hive-no-dedupe), for a like-for-like comparison.
+  ...(process.env.HIVE_DEDUPLICATE === "0"
+    ? { transportEntries: { "*.http": { options: { deduplicateInflightRequests: false } } } }
+    : {}),
   plugins: () => [
     {
       onFetch({ options, setOptions }) {
