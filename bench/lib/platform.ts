@@ -7,7 +7,10 @@ import { relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { SUBGRAPHS, type SubgraphName } from "../../scripts/subgraphs.ts";
+import { freePort } from "../../test/redis.ts";
 import { within } from "../stats.ts";
+
+export { freePort };
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -119,18 +122,6 @@ export async function freePortBase(): Promise<number> {
     if (ok) return base;
   }
   throw new Error("no free ports between 27000 and 28000");
-}
-
-/** A port free right now (the kernel's pick); the caller listens on it at once. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Platform {

@@ -16,6 +16,13 @@ export interface EventEnvelope {
   ref?: true;
 }
 
+/**
+ * Announced by identity, in the transaction that ends a membership (a member leaves or is removed):
+ * payload `{ userId }`. The projects subgraph ends that user's open subscriptions in the organization at
+ * once, which the gateway turns into a 4403 close of the socket.
+ */
+export const MEMBERSHIP_REMOVED_TOPIC = "membership.removed";
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The channel a tenant's events are published on, in Redis and in PostgreSQL alike. */

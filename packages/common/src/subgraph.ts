@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import type { RequestListener } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSubgraphSchema } from "@apollo/subgraph";
@@ -13,11 +14,12 @@ import {
   type ReadinessCheck,
   readinessResponse,
 } from "./health.ts";
+import { runService } from "./http.ts";
 import { INTERNAL_CONTEXT_HEADER, type InternalContext, verifyInternalContext } from "./internal-context.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createServiceMetrics, type ServiceMetrics, useMetrics } from "./metrics.ts";
 import { adoptRequestId, useRequestId } from "./request-id.ts";
-import { useTracing } from "./tracing.ts";
+import { startTracing, type TracingConfig, useTracing } from "./tracing.ts";
 
 const SCHEMA_ROOT = fileURLToPath(new URL("../../../schema/subgraphs", import.meta.url));
 
@@ -261,4 +263,34 @@ export function createSubgraphApp<TContext extends object>(options: {
       if (ownCrossTenant) await crossTenant.$disconnect();
     },
   };
+}
+
+/** What `runSubgraph` needs of a subgraph app (`createSubgraphApp`'s result, or one built on it). */
+interface RunnableApp {
+  yoga: RequestListener;
+  logger: Logger;
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A subgraph's `index.ts`: tracing first, so the app's clients and servers are traced from the first
+ * request, then the app, served on `PORT` with `runService`'s graceful shutdown.
+ */
+export async function runSubgraph<Env extends TracingConfig & { PORT: number }>(
+  name: string,
+  env: Env,
+  createApp: (env: Env) => RunnableApp | Promise<RunnableApp>,
+): Promise<void> {
+  const tracing = startTracing(name, env);
+  const app = await createApp(env);
+  await runService({
+    name,
+    handler: app.yoga,
+    port: env.PORT,
+    logger: app.logger,
+    drain: () => app.drain(),
+    close: () => app.close(),
+    tracing,
+  });
 }

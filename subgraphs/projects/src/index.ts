@@ -1,18 +1,5 @@
-import { runService } from "@app/common";
-import { startTracing } from "@app/common/tracing";
+import { runSubgraph } from "@app/common/subgraph";
 import { createProjectsApp } from "./app.ts";
 import { loadEnv } from "./env.ts";
 
-const env = loadEnv();
-// Before the app: its clients and servers are traced from the first request.
-const tracing = startTracing("projects", env);
-const app = createProjectsApp(env);
-await runService({
-  name: "projects",
-  handler: app.yoga,
-  port: env.PORT,
-  logger: app.logger,
-  drain: app.drain,
-  close: app.close,
-  tracing,
-});
+await runSubgraph("projects", loadEnv(), createProjectsApp);

@@ -8,15 +8,13 @@ import {
   requirePrincipal,
   requireRole,
 } from "@app/common";
+import { MEMBERSHIP_REMOVED_TOPIC } from "@app/common/events";
 import { parseInput } from "@app/common/validation";
 import { emitEvent, type TenantTransaction } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 import { chooseMembership } from "../accounts/accounts.service.ts";
 import { authPayload, endSessions } from "../sessions/sessions.service.ts";
-
-/** Announced when a member leaves or is removed: their open subscriptions end (4403 at the gateway). */
-export const MEMBERSHIP_REMOVED_TOPIC = "membership.removed";
 
 const switchInput = z.object({ organizationId: z.uuid("must be an organization id") });
 const changeRoleInput = z.object({ userId: z.uuid("must be a user id"), role: z.enum(ROLES) });

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { createLogger } from "@app/common";
 import type { EventBus, EventEnvelope } from "@app/common/events";
+import { MEMBERSHIP_REMOVED_TOPIC } from "@app/common/events";
 import type { GraphQLError } from "graphql";
 import { describe, expect, it } from "vitest";
-import { MEMBERSHIP_REMOVED_TOPIC, MEMBERSHIP_REVOKED, SLOW_CONSUMER, watchTenantEvents } from "./watch.ts";
+import { MEMBERSHIP_REVOKED, SLOW_CONSUMER, watchTenantEvents } from "./watch.ts";
 
 // The per-subscriber buffer of the projects subgraph. The bus is an in-process one: what is under test
 // is what a subscriber does with the events the bus hands it (the Redis and PostgreSQL buses have

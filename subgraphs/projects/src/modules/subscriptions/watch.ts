@@ -1,17 +1,12 @@
 import { appError, ErrorCode, requirePrincipal } from "@app/common";
-import type { EventBus, EventEnvelope } from "@app/common/events";
+import { type EventBus, type EventEnvelope, MEMBERSHIP_REMOVED_TOPIC } from "@app/common/events";
 import { Repeater } from "graphql-yoga";
 import type { Context } from "../../context.ts";
 
 /** Events a subscriber may have waiting before it counts as too slow and is ended. */
 const MAX_PENDING_EVENTS = 256;
 
-/**
- * Announced (by identity) when a user leaves or is removed from an organization: payload `{ userId }`.
- * Their open subscriptions end at once with MEMBERSHIP_REVOKED, which the gateway turns into a 4403
- * close of the socket.
- */
-export const MEMBERSHIP_REMOVED_TOPIC = "membership.removed";
+/** The reason of the error that ends a subscriber whose membership was removed (the gateway closes with 4403). */
 export const MEMBERSHIP_REVOKED = "MEMBERSHIP_REVOKED";
 /** The reason of the error that ends a subscriber which fell too far behind (the gateway closes with 4413). */
 export const SLOW_CONSUMER = "SLOW_CONSUMER";
