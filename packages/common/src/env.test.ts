@@ -86,6 +86,7 @@ describe("parseEnv", () => {
       DATABASE_URL: databaseUrl,
       DATABASE_POOL_SIZE: 10,
       INTERNAL_CONTEXT_SECRET: secret,
+      OTEL_TRACES_SAMPLE_RATIO: 1,
       PORT: 4001,
       DEBUG: false,
     });
