@@ -274,6 +274,9 @@ export function uniqueEmail(label = "user"): string {
   return `${label}-${Date.now().toString(36)}-${counter}-${randomBytes(3).toString("hex")}@example.test`;
 }
 
+/** The password of every user the helpers below create. */
+const PASSWORD = "correct horse battery staple";
+
 export const SIGN_UP = /* GraphQL */ `
   mutation SignUp($input: SignUpInput!) {
     signUp(input: $input) { accessToken tokenType expiresIn organizationId user { id email name role } }
@@ -288,7 +291,7 @@ export async function signUpTenant(gatewayUrl: string, label = "tenant") {
     SIGN_UP,
     {
       variables: {
-        input: { email, password: "correct horse battery staple", organizationName: `${label} Inc` },
+        input: { email, password: PASSWORD, organizationName: `${label} Inc` },
       },
     },
   );
@@ -310,4 +313,51 @@ export async function onPlan(platform: Platform, tenantId: string, planCode = "E
   await platform.prisma.subscription.create({
     data: { tenantId, id: newId(), planCode, status: "ACTIVE", currentPeriodStart: new Date() },
   });
+}
+
+/** The link secret an invitation e-mail carries (from the outbox row its job reads). */
+export async function invitationToken(platform: Platform, invitationId: string): Promise<string> {
+  const rows = await platform.prisma.outboxEvent.findMany({
+    where: { topic: "invitation.sent", payload: { path: ["invitationId"], equals: invitationId } },
+    orderBy: { seq: "desc" },
+    take: 1,
+  });
+  return (rows[0]!.payload as { token: string }).token;
+}
+
+/** A new user joins `owner`'s organization with `role` by invitation; returns their session. */
+export async function joinOrganization(
+  platform: Platform,
+  owner: { token: string },
+  role: string,
+  label = "member",
+) {
+  const email = uniqueEmail(label);
+  const invited = await gql(
+    platform.gatewayUrl,
+    `mutation($input: InviteMemberInput!) { inviteMember(input: $input) { invitation { id } } }`,
+    { token: owner.token, variables: { input: { email, role } } },
+  );
+  if (!invited.data?.inviteMember) throw new Error(`invitation failed: ${JSON.stringify(invited.errors)}`);
+  const res = await gql(
+    platform.gatewayUrl,
+    `mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { accessToken refreshToken user { id } } }`,
+    {
+      variables: {
+        input: {
+          token: await invitationToken(platform, invited.data.inviteMember.invitation.id),
+          password: PASSWORD,
+          name: label,
+        },
+      },
+    },
+  );
+  if (!res.data?.acceptInvitation) throw new Error(`acceptance failed: ${JSON.stringify(res.errors)}`);
+  const accepted = res.data.acceptInvitation;
+  return {
+    email,
+    token: accepted.accessToken as string,
+    userId: accepted.user.id as string,
+    refreshToken: accepted.refreshToken as string,
+  };
 }

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually } from "../../test/eventually.ts";
 import {
   gql,
+  invitationToken as invitationTokenOf,
+  joinOrganization,
   type Platform,
   signUpTenant,
   startGateway,
@@ -40,15 +42,7 @@ afterAll(() => platform?.close());
 const call = (query: string, token?: string, variables?: Record<string, unknown>) =>
   gql(platform.gatewayUrl, query, { token, variables });
 
-/** The link secret the invitation e-mail carries (from the outbox row its job reads). */
-async function invitationToken(invitationId: string): Promise<string> {
-  const rows = await platform.prisma.outboxEvent.findMany({
-    where: { topic: "invitation.sent", payload: { path: ["invitationId"], equals: invitationId } },
-    orderBy: { seq: "desc" },
-    take: 1,
-  });
-  return (rows[0]!.payload as { token: string }).token;
-}
+const invitationToken = (invitationId: string) => invitationTokenOf(platform, invitationId);
 
 async function invite(token: string, email: string, role: string) {
   const res = await call(INVITE, token, { input: { email, role } });
@@ -56,22 +50,8 @@ async function invite(token: string, email: string, role: string) {
   return res.data!.inviteMember.invitation as { id: string; email: string; status: string };
 }
 
-/** A new user joins `owner`'s organization with `role` by invitation; returns their session. */
-async function join(owner: { token: string }, role: string, label = "member") {
-  const email = uniqueEmail(label);
-  const invitation = await invite(owner.token, email, role);
-  const res = await call(ACCEPT, undefined, {
-    input: { token: await invitationToken(invitation.id), password: PASSWORD, name: label },
-  });
-  expect(res.errors).toBeUndefined();
-  const accepted = res.data!.acceptInvitation;
-  return {
-    email,
-    token: accepted.accessToken as string,
-    userId: accepted.user.id as string,
-    refreshToken: accepted.refreshToken as string,
-  };
-}
+const join = (owner: { token: string }, role: string, label?: string) =>
+  joinOrganization(platform, owner, role, label);
 
 function expectCode(res: Awaited<ReturnType<typeof gql>>, code: string) {
   expect(res.errors?.[0]?.extensions?.code).toBe(code);

@@ -4,7 +4,15 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import WebSocket from "ws";
 import { eventually } from "../../test/eventually.ts";
-import { gql, type Platform, signUpTenant, startPlatform } from "../../test/platform.ts";
+import {
+  gql,
+  joinOrganization,
+  type Platform,
+  signUpTenant,
+  startGateway,
+  startPlatform,
+} from "../../test/platform.ts";
+import { startRecordingProxy } from "../../test/recording-proxy.ts";
 import { createScratchDatabase } from "../../test/scratch-db.ts";
 
 const redisUrl = inject("redisUrl");
@@ -119,6 +127,67 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     expect(JSON.stringify(theirs.received.errors)).toContain("NOT_FOUND");
     await mine.client.dispose();
     await theirs.client.dispose();
+  });
+
+  it("resolves each event once per group of subscribers with the same answer: one identity fetch per role, whoever the user", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "shared");
+    const [first, second] = [
+      await joinOrganization(a, owner, "MEMBER", "first"),
+      await joinOrganization(a, owner, "MEMBER", "second"),
+    ];
+    const project = await gql(a.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "Team" },
+    });
+    const projectId = project.data!.createProject.project.id;
+    // A gateway whose fetches to identity pass a recording proxy; the mutations go through gateway A.
+    const identity = await startRecordingProxy(a.subgraphUrls.identity);
+    const gateway = await startGateway(a, { IDENTITY_URL: identity.url });
+    const wsUrl = gateway.url.replace(/^http/, "ws");
+    // Three tabs of the owner; two of one member and one of another member with the same role.
+    const subscribers = [owner, owner, owner, first, first, second].map((user) =>
+      subscribe(wsUrl, user.token, TASK_CHANGED, { projectId }),
+    );
+    const createTask = async (title: string) => {
+      const created = await gql(a.gatewayUrl, CREATE_TASK, {
+        token: owner.token,
+        variables: { input: { projectId, title, assigneeId: owner.userId } },
+      });
+      expect(created.errors).toBeUndefined();
+    };
+    try {
+      await Promise.all(subscribers.map((s) => s.acknowledged));
+      await new Promise((r) => setTimeout(r, 300)); // the subscriptions reach the subgraph and Redis
+      // Every stream is open once its first event arrives: from then on the group is complete.
+      await createTask("Warm-up");
+      await eventually(() => subscribers.every((s) => s.received.events.length === 1));
+      identity.bodies.length = 0;
+
+      await createTask("One");
+      await eventually(() => subscribers.every((s) => s.received.events.length === 2));
+      await createTask("Two");
+      await eventually(() => subscribers.every((s) => s.received.events.length === 3));
+      await new Promise((r) => setTimeout(r, 300)); // a late fetch would be recorded by now
+
+      for (const { received } of subscribers) {
+        expect(received.errors).toEqual([]);
+        expect(received.events.slice(1)).toEqual(
+          ["One", "Two"].map((title) => ({
+            taskChanged: {
+              kind: "CREATED",
+              task: { title, project: { name: "Team" }, assignee: { email: owner.email } },
+            },
+          })),
+        );
+      }
+      // Two events, two groups (OWNER and MEMBER): the six subscribers sent identity four requests.
+      const entityFetches = identity.bodies.filter((b) => b.query.includes("_entities"));
+      expect(entityFetches).toHaveLength(4);
+    } finally {
+      await Promise.all(subscribers.map((s) => s.client.dispose()));
+      await gateway.close();
+      await identity.close();
+    }
   });
 
   it("still resolves fields of other subgraphs for events more than a minute after subscribing", async () => {

@@ -15,6 +15,7 @@ import {
 import { createClient } from "graphql-sse";
 import { Repeater } from "graphql-yoga";
 import { type GatewayContext, signedContextOf } from "../context.ts";
+import { createAnswerSharing, sharingKeyOf } from "./shared-events.ts";
 
 /** The pseudo-service that "fetches" the subscription event the subgraph just sent. */
 const EVENT_SERVICE = "__subscription_event__";
@@ -38,6 +39,8 @@ function internals(gateway: ApolloGateway): GatewayInternals {
 interface PlannedOperation {
   plan: QueryPlan;
   operationContext: ReturnType<typeof buildOperationContext>;
+  /** The operation's events answered once per group of subscribers that get the same answer. */
+  sharing: ReturnType<typeof createAnswerSharing<ExecutionResult>>;
 }
 
 /**
@@ -70,6 +73,7 @@ function planOf(
       plan: queryPlanner.buildQueryPlan(
         operationFromDocument(apiSchema as never, document, { operationName }),
       ),
+      sharing: createAnswerSharing(),
     };
     byName.set(operationName ?? "", planned);
   }
@@ -95,7 +99,7 @@ const agents = {
 function streamOverHttp(
   url: string,
   init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
-) {
+): Promise<{ ok: boolean; status: number; statusText: string; body: http.IncomingMessage }> {
   const { protocol } = new URL(url);
   const request = protocol === "https:" ? https.request : http.request;
   return new Promise((resolve, reject) => {
@@ -143,7 +147,9 @@ export interface FederatedSubscriptionOptions {
  * rest (fields other subgraphs own, e.g. `assignee { email }` from identity). The primary fetch is
  * opened as a GraphQL-over-SSE subscription to that subgraph, with the same signed internal context as
  * any other request; for each event it sends, the rest of the plan runs through @apollo/gateway's own
- * executor, with the event standing in for the primary fetch's result.
+ * executor, with the event standing in for the primary fetch's result, once per event for all the
+ * subscribers that must get the same answer (shared-events.ts): the five subscribers of a project ask
+ * identity once, not five times.
  */
 export function createFederatedSubscribe(options: FederatedSubscriptionOptions) {
   const { gateway, logger } = options;
@@ -155,13 +161,14 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
     const gatewayInternals = internals(gateway);
     const { apiSchema, supergraphSchema, serviceMap } = gatewayInternals;
     const operationName = args.operationName ?? undefined;
-    const { plan, operationContext } = planOf(gatewayInternals, args.document, operationName);
+    const { plan, operationContext, sharing } = planOf(gatewayInternals, args.document, operationName);
     if (plan.node?.kind !== "Subscription") {
       return { errors: [new GraphQLError("Only subscription operations can be subscribed to.")] };
     }
     const { primary, rest } = plan.node;
     const variables = args.variableValues ?? {};
     const signed = await signedContextOf(context, options.internalSecret);
+    const shared = sharing.subscriber(sharingKeyOf(context, variables));
 
     const client = createClient({
       url: options.subgraphUrl(primary.serviceName),
@@ -169,7 +176,12 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
       headers: { [INTERNAL_CONTEXT_HEADER]: signed, ...traceHeaders() },
       // A dropped subgraph stream ends the client's subscription (with an error); it resubscribes.
       retryAttempts: 0,
-      fetchFn: streamOverHttp,
+      // Its events are shared with the group once the subgraph has accepted the stream.
+      fetchFn: async (url: string, init: Parameters<typeof streamOverHttp>[1]) => {
+        const response = await streamOverHttp(url, init);
+        if (response.ok) shared.join();
+        return response;
+      },
     });
     const upstream = client.iterate({
       query: primary.operation,
@@ -236,7 +248,13 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
     // end the subgraph stream now, not when the next event would have arrived.
     return new Repeater<ExecutionResult>(async (push, stop) => {
       const pump = (async () => {
-        for await (const event of upstream) await push(await resolveEvent(event as ExecutionResult));
+        for await (const event of upstream) {
+          const answer = await shared.answer(JSON.stringify(event), () =>
+            resolveEvent(event as ExecutionResult),
+          );
+          // A copy of its own: what a plugin sets on one subscriber's result stays with it.
+          await push({ ...answer });
+        }
       })();
       pump.then(
         () => stop(),
@@ -250,6 +268,7 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
         },
       );
       await stop;
+      shared.leave();
       await upstream.return?.();
       client.dispose();
     });
