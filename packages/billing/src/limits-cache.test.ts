@@ -1,8 +1,9 @@
 import { createLogger } from "@app/common";
+import type { Plan } from "@app/db";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually } from "../../../test/eventually.ts";
-import { effectivePlan, type PlanLimits } from "./limits.ts";
+import { checkLimit, effectivePlan, limitsOf, overridesOf, type PlanLimits } from "./limits.ts";
 import { createPlanLimitsCache, invalidateAllPlanLimits, invalidatePlanLimits } from "./limits-cache.ts";
 
 const limits = (planCode: string, validUntil: number | null = null): PlanLimits => ({
@@ -13,6 +14,7 @@ const limits = (planCode: string, validUntil: number | null = null): PlanLimits 
   maxOperationsPerMonth: 10,
   maxSubscriptionConnections: 1,
   validUntil,
+  overridden: [],
 });
 
 describe("effectivePlan", () => {
@@ -34,6 +36,41 @@ describe("effectivePlan", () => {
     expect(effectivePlan({ planCode: "PRO", status: "CANCELED", graceEndsAt: null }, now).planCode).toBe(
       "FREE",
     );
+  });
+});
+
+describe("organization overrides", () => {
+  const free = { code: "FREE", name: "Free", maxProjects: 3, maxSeats: 5 } as Plan;
+  const enterprise = { code: "ENTERPRISE", name: "Enterprise", maxProjects: null, maxSeats: null } as Plan;
+
+  it("replace the plan's number, higher or lower, an unlimited one included; null keeps the plan's", () => {
+    const raised = limitsOf(free, null, overridesOf({ limits: { maxProjects: 10, maxCustomDomains: 2 } }));
+    expect(raised).toMatchObject({
+      planCode: "FREE",
+      maxProjects: 10,
+      maxSeats: 5,
+      overridden: ["projects"],
+    });
+    const capped = limitsOf(enterprise, null, overridesOf({ limits: { maxProjects: 0, maxMembers: 2 } }));
+    expect(capped).toMatchObject({ maxProjects: 0, maxSeats: 2, overridden: ["projects", "seats"] });
+    expect(limitsOf(free, null, overridesOf({ featureFlags: [] }))).toMatchObject({
+      maxProjects: 3,
+      overridden: [],
+    });
+  });
+
+  it("are ignored when the stored value does not parse, rather than read as a limit", () => {
+    for (const settings of [null, "x", { limits: { maxProjects: -1 } }, { limits: { maxMembers: "9" } }])
+      expect(overridesOf(settings), JSON.stringify(settings)).toEqual({
+        maxProjects: null,
+        maxMembers: null,
+      });
+  });
+
+  it("refuse with PLAN_LIMIT that says who set the limit and where to ask", () => {
+    const limits = limitsOf(free, null, overridesOf({ limits: { maxProjects: 4 } }));
+    expect(() => checkLimit("projects", limits, 4)).toThrow(/support team.*Ask support/);
+    expect(() => checkLimit("seats", limits, 5)).toThrow(/Free plan allows 5 members.*upgrade/);
   });
 });
 
@@ -134,7 +171,7 @@ describe.skipIf(!inject("redisUrl"))("the plan-limits cache (in-process and Redi
       expect((await stale).planCode).toBe("FREE");
       await new Promise((r) => setTimeout(r, 100));
       expect((await cache.get(t)).planCode).toBe("PRO");
-      expect(await redis.get(`plan-limits:${t}`)).toContain('"PRO"');
+      expect(await redis.get(`plan-limits:v2:${t}`)).toContain('"PRO"');
     } finally {
       await cache.close();
     }

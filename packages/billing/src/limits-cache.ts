@@ -2,9 +2,13 @@ import type { Logger } from "@app/common";
 import { Redis } from "ioredis";
 import type { PlanLimits } from "./limits.ts";
 
-/** Published with the tenant id whenever a tenant's subscription changes. */
+/** Published with the tenant id whenever a tenant's subscription or limit overrides change. */
 export const LIMITS_CHANNEL = "plan-limits:invalidated";
-const limitsKey = (tenantId: string) => `plan-limits:${tenantId}`;
+/**
+ * The entry's shape is versioned in its key: entries written before organization overrides counted
+ * (`plan-limits:<tenant>`, without them) are never read.
+ */
+const limitsKey = (tenantId: string) => `plan-limits:v2:${tenantId}`;
 /** Bumped on every invalidation: a load that began before it must not store what it read. */
 const generationKey = (tenantId: string) => `plan-limits:gen:${tenantId}`;
 /**
@@ -42,8 +46,9 @@ export interface PlanLimitsCacheOptions {
 
 /**
  * Plan limits cached in two levels, in-process and in Redis, and dropped from both when the
- * subscription changes ({@link invalidatePlanLimits}: a generation bump, a delete and a pub/sub message
- * every process listens to). An entry never outlives the limits' own `validUntil` (a grace period's end).
+ * subscription or the organization's limit overrides change ({@link invalidatePlanLimits}: a generation
+ * bump, a delete and a pub/sub message every process listens to). An entry never outlives the limits'
+ * own `validUntil` (a grace period's end).
  * If Redis is down the source is read directly: limits are never guessed.
  */
 export function createPlanLimitsCache(options: PlanLimitsCacheOptions): PlanLimitsSource {
@@ -137,8 +142,8 @@ export function createPlanLimitsCache(options: PlanLimitsCacheOptions): PlanLimi
 }
 
 /**
- * Call after a subscription change commits: every cache drops the tenant's limits. Without Redis there
- * are no caches to tell (see createPlanLimitsCache).
+ * Call after a change of a subscription or of an organization's limit overrides commits: every cache
+ * drops the tenant's limits. Without Redis there are no caches to tell (see createPlanLimitsCache).
  */
 export async function invalidatePlanLimits(redis: Redis | null, tenantId: string): Promise<void> {
   if (!redis) return;

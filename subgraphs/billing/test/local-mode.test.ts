@@ -10,6 +10,9 @@ import {
 import { CANCEL, CHANGE_PLAN, CREATE_PROJECT, START_CHECKOUT, SUBSCRIPTION } from "./helpers.ts";
 
 const INVITE = `mutation($email: String!) { inviteMember(input: { email: $email, role: MEMBER }) { invitation { id } } }`;
+const SET_LIMITS = `mutation($input: SetOrganizationLimitsInput!) {
+  setOrganizationLimits(input: $input) { organization { limits { maxProjects maxMembers } } }
+}`;
 
 /**
  * No STRIPE_SECRET_KEY (what `npm start` runs with): plan changes apply at once, without payment. With
@@ -110,6 +113,71 @@ describe.skipIf(!inject("redisUrl"))(
         variables: { email: uniqueEmail("seat") },
       });
       expect(allowed.errors).toBeUndefined();
+    });
+
+    it("applies a platform administrator's limit overrides at once: raised, lowered, cleared", async () => {
+      const tenant = await signUpTenant(platform.gatewayUrl, "override");
+      const support = await signUpTenant(platform.gatewayUrl, "support");
+      await platform.prisma.platformAdmin.create({ data: { userId: support.userId, email: support.email } });
+      const setLimits = async (limits: { maxProjects?: number; maxMembers?: number }) => {
+        const res = await gql(platform.gatewayUrl, SET_LIMITS, {
+          token: support.token,
+          variables: { input: { organizationId: tenant.tenantId, ...limits } },
+        });
+        expect(res.errors).toBeUndefined();
+        return res.data!.setOrganizationLimits.organization.limits;
+      };
+      const invite = () =>
+        gql(platform.gatewayUrl, INVITE, { token: tenant.token, variables: { email: uniqueEmail("over") } });
+
+      for (const name of ["A", "B", "C"])
+        expect((await createProject(tenant.token, name)).errors).toBeUndefined();
+      // The refusal leaves FREE's limits cached in the projects subgraph (and in Redis).
+      expect((await createProject(tenant.token, "D")).errors?.[0]?.extensions).toMatchObject({
+        code: "PLAN_LIMIT",
+        max: 3,
+        overridden: false,
+      });
+
+      expect(await setLimits({ maxProjects: 5 })).toEqual({ maxProjects: 5, maxMembers: null });
+      expect((await createProject(tenant.token, "D")).errors).toBeUndefined();
+      expect((await createProject(tenant.token, "E")).errors).toBeUndefined();
+      const beyond = await createProject(tenant.token, "F");
+      expect(beyond.errors?.[0]?.extensions).toMatchObject({
+        code: "PLAN_LIMIT",
+        limit: "projects",
+        max: 5,
+        plan: "FREE",
+        overridden: true,
+      });
+      expect(beyond.errors?.[0]?.message).toMatch(/support team.*Ask support/);
+      expect((await subscription(tenant.token)).limits).toMatchObject({
+        planCode: "FREE",
+        maxProjects: 5,
+        maxSeats: 5,
+      });
+
+      // Identity caches the seats on the first invitation; lowering below the plan's 5 holds at once.
+      expect((await invite()).errors).toBeUndefined();
+      await setLimits({ maxProjects: 5, maxMembers: 2 });
+      expect((await invite()).errors?.[0]?.extensions).toMatchObject({
+        code: "PLAN_LIMIT",
+        limit: "seats",
+        max: 2,
+        overridden: true,
+      });
+
+      // Cleared: the plan's numbers again. The five projects stay; a sixth is refused at FREE's 3.
+      expect(await setLimits({})).toEqual({ maxProjects: null, maxMembers: null });
+      expect((await invite()).errors).toBeUndefined();
+      expect((await createProject(tenant.token, "F")).errors?.[0]?.extensions).toMatchObject({
+        code: "PLAN_LIMIT",
+        max: 3,
+        overridden: false,
+      });
+      expect(
+        await platform.prisma.project.count({ where: { tenantId: tenant.tenantId, deletedAt: null } }),
+      ).toBe(5);
     });
 
     it("counts a restored project against the plan too", async () => {

@@ -5,6 +5,7 @@ import {
 import { DateTimeScalar } from "@app/common/scalars";
 import { createSubgraphApp } from "@app/common/subgraph";
 import type { PrismaClient } from "@app/db";
+import { Redis } from "ioredis";
 import { contextFactory } from "./context.ts";
 import type { TenantsConfig } from "./env.ts";
 import { auditResolvers } from "./modules/audit/audit.resolvers.ts";
@@ -25,6 +26,7 @@ export function createTenantsApp(
 ) {
   let directory: Directory | undefined;
   let notifier: OrganizationStateNotifier | undefined;
+  let limitsRedis: Redis | null = null;
   return createSubgraphApp({
     name: "tenants",
     config,
@@ -43,13 +45,26 @@ export function createTenantsApp(
     // Built once, when the app is: the clients come from createSubgraphApp.
     createContext: (prisma, logger, crossTenant) => {
       notifier = createOrganizationStateNotifier(config.REDIS_URL, logger);
+      limitsRedis = config.REDIS_URL
+        ? new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }).on(
+            "error",
+            (err) => logger.debug({ err }, "plan limits: redis error"),
+          )
+        : null;
       directory = createDirectory(crossTenant);
-      return contextFactory({ dns: deps.dns ?? systemDns, notifier, config })(prisma, logger, crossTenant);
+      return contextFactory({ dns: deps.dns ?? systemDns, notifier, limitsRedis, config })(
+        prisma,
+        logger,
+        crossTenant,
+      );
     },
     routes: {
       ...directoryRoutes(() => directory!, config.INTERNAL_CONTEXT_SECRET),
       ...exportRoutes(config),
     },
-    onClose: async () => notifier?.close(),
+    onClose: async () => {
+      await notifier?.close();
+      limitsRedis?.disconnect();
+    },
   });
 }

@@ -1,6 +1,7 @@
 import { deferred, type InternalContext, type Logger, type TenantContext, tenantContext } from "@app/common";
 import type { OrganizationStateNotifier } from "@app/common/organization-state";
 import { type PrismaClient, type TenantClient, tenantClient } from "@app/db";
+import type { Redis } from "ioredis";
 import type { TenantsConfig } from "./env.ts";
 import { createDirectory, type Directory } from "./modules/directory/directory.ts";
 import type { DnsResolver } from "./modules/domains/dns.ts";
@@ -16,6 +17,8 @@ export interface TenantsServices {
   dns: DnsResolver;
   /** Tells the gateways' caches that an organization's status or hosts changed. */
   notifier: OrganizationStateNotifier;
+  /** Where billing's plan-limits caches listen (limit overrides change them); null without Redis. */
+  limitsRedis: Redis | null;
   config: Pick<
     TenantsConfig,
     | "ORGANIZATION_DELETION_GRACE_SECONDS"

@@ -7,7 +7,10 @@ export const tenantsEnv = subgraphEnv.extend({
   PORT: port.default(4001),
   /** The supergraph the gateways serve: registered operations are checked against it. */
   SUPERGRAPH_PATH: z.string().min(1).default(DEFAULT_SUPERGRAPH_PATH),
-  /** Where the gateways cache organization state: a change is announced there at once. Optional. */
+  /**
+   * Where the gateways cache organization state and every service its plan limits: a change (of status,
+   * hosts, limit overrides) is announced there at once. Optional.
+   */
   REDIS_URL: redisUrl.optional(),
   /** Seconds between deleteOrganization and the hard delete, while it can be cancelled (default 30 days). */
   ORGANIZATION_DELETION_GRACE_SECONDS: z.coerce

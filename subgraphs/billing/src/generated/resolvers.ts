@@ -33,7 +33,10 @@ export type BillingSubscription = {
   /** While PAST_DUE: when the free plan's limits take over unless the payment succeeds. */
   graceEndsAt?: Maybe<Scalars['DateTime']['output']>;
   interval: BillingInterval;
-  /** What the organization may use now: the plan's limits, or the free plan's (past due beyond the grace period). */
+  /**
+   * What the organization may use now: the plan's limits, or the free plan's (past due beyond the grace
+   * period), with any override a platform administrator set (Organization.settings.limits) in their place.
+   */
   limits: PlanLimits;
   /** Billing runs without Stripe (no STRIPE_SECRET_KEY): plan changes apply at once, without payment. */
   localMode: Scalars['Boolean']['output'];
@@ -172,7 +175,9 @@ export type Plan = {
 export type PlanLimits = {
   __typename?: 'PlanLimits';
   maxOperationsPerMonth?: Maybe<Scalars['Int']['output']>;
+  /** The plan's, or the organization's `maxProjects` override. */
   maxProjects?: Maybe<Scalars['Int']['output']>;
+  /** The plan's, or the organization's `maxMembers` override. */
   maxSeats?: Maybe<Scalars['Int']['output']>;
   maxSubscriptionConnections?: Maybe<Scalars['Int']['output']>;
   planCode: Scalars['String']['output'];

@@ -168,7 +168,10 @@ export type Mutation = {
   removeOrganizationDomain: RemoveOrganizationDomainPayload;
   /** ADMIN or higher. */
   renameOrganization: OrganizationPayload;
-  /** Platform administrators only. Overrides of the plan's limits; null restores the default. */
+  /**
+   * Platform administrators only. Sets every override at once: a field left out or null restores the
+   * default. Each replaces the plan's number, higher or lower (see OrganizationLimits), from the next request.
+   */
   setOrganizationLimits: PlatformOrganizationPayload;
   /** Platform administrators only. Its members' tokens are refused at the gateway from now on. */
   suspendOrganization: PlatformOrganizationPayload;
@@ -304,13 +307,17 @@ export type OrganizationExportStatus =
   | 'PENDING'
   | 'READY';
 
+/**
+ * Set by platform administrators (setOrganizationLimits). An override replaces the plan's number for this
+ * organization, higher or lower, whatever plan it is on, until it is cleared; it holds from the next request.
+ */
 export type OrganizationLimits = {
   __typename?: 'OrganizationLimits';
   /** Custom domains the organization may claim (default 5). */
   maxCustomDomains?: Maybe<Scalars['Int']['output']>;
-  /** Recorded for the support team; billing's seat check still applies the plan's (not yet wired). */
+  /** Members plus pending invitations, in place of the plan's `maxSeats`. */
   maxMembers?: Maybe<Scalars['Int']['output']>;
-  /** Recorded for the support team; billing's project limit check still applies the plan's (not yet wired). */
+  /** Live projects, in place of the plan's `maxProjects` (existing projects beyond it stay; new ones are refused). */
   maxProjects?: Maybe<Scalars['Int']['output']>;
 };
 
@@ -341,7 +348,7 @@ export type OrganizationSettings = {
   __typename?: 'OrganizationSettings';
   /** Flags switched on for this organization. */
   featureFlags: Array<FeatureFlag>;
-  /** Overrides of the plan's limits; null means the plan's (or the platform's) default. */
+  /** Limits a platform administrator set for this organization; null means the plan's (or the platform's) default. */
   limits: OrganizationLimits;
   preferences: OrganizationPreferences;
 };

@@ -6,6 +6,7 @@ import {
   FREE_PLAN_CODE,
   invalidatePlanLimits,
   limitsOf,
+  overridesOf,
   type PlanLimits,
   priceOf,
 } from "@app/billing";
@@ -41,14 +42,14 @@ const currentRow = (ctx: Context) => ctx.db.subscription.findFirst(CURRENT_SUBSC
 async function view(ctx: Context, row: Subscription | null): Promise<SubscriptionView> {
   const localMode = ctx.billing.stripe === null;
   const { planCode, validUntil } = effectivePlan(row);
-  const [plan, effective] = await Promise.all([
+  const [plan, effective, organization] = await Promise.all([
     ctx.plans.findUniqueOrThrow({ where: { code: row?.planCode ?? FREE_PLAN_CODE } }),
     ctx.plans.findUniqueOrThrow({ where: { code: planCode } }),
+    ctx.db.organization.findFirstOrThrow({ select: { createdAt: true, settings: true } }),
   ]);
-  const limits = limitsOf(effective, validUntil);
+  const limits = limitsOf(effective, validUntil, overridesOf(organization.settings));
   if (row) return { ...row, plan, limits, localMode };
   // Never subscribed: on the free plan since the organization was created; that needs no row.
-  const organization = await ctx.db.organization.findFirstOrThrow({ select: { createdAt: true } });
   return {
     plan,
     status: "ACTIVE",

@@ -1,3 +1,4 @@
+import { limitOverride, planLimitOverridesSchema } from "@app/billing/limits";
 import { z } from "zod";
 
 /**
@@ -9,8 +10,6 @@ export const WEEKDAYS = ["MONDAY", "SUNDAY", "SATURDAY"] as const;
 
 /** Custom domains an organization may claim when no override says otherwise. */
 export const DEFAULT_MAX_CUSTOM_DOMAINS = 5;
-
-const limit = z.number().int().min(0, "must not be negative").max(1_000_000, "must be at most 1000000");
 
 const locale = z
   .string()
@@ -41,10 +40,9 @@ const timeZone = z
 
 const brandColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, "must be a colour as #rrggbb");
 
-export const limitsSchema = z.object({
-  maxProjects: limit.nullable().default(null),
-  maxMembers: limit.nullable().default(null),
-  maxCustomDomains: limit.nullable().default(null),
+/** Billing's checks read the project and member overrides (packages/billing); this subgraph the domains'. */
+export const limitsSchema = planLimitOverridesSchema.extend({
+  maxCustomDomains: limitOverride.nullable().default(null),
 });
 
 export const settingsSchema = z.object({
