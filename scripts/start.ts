@@ -148,7 +148,9 @@ try {
   const subgraphUrls: Record<string, string> = {};
   SUBGRAPHS.forEach(({ name, urlEnv }, index) => {
     const subgraphPort = env.PORT_BASE + 1 + index;
-    subgraphUrls[urlEnv] = `http://localhost:${subgraphPort}/graphql`;
+    // By address: the services listen on 0.0.0.0, and a name (`localhost`) would cost the gateway a
+    // resolver call for every connection it opens, and a refused try on ::1 where the resolver says so.
+    subgraphUrls[urlEnv] = `http://127.0.0.1:${subgraphPort}/graphql`;
     startService(name, `subgraphs/${name}`, {
       ...shared,
       // Row-level security holds the subgraphs to one tenant per transaction; the named cross-tenant

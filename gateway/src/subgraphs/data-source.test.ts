@@ -95,6 +95,20 @@ it("sends an identical fetch once per operation, and again for another operation
   expect(received).toHaveLength(2);
 });
 
+it("gives a later consumer of a shared fetch the answer as it arrived, whatever the first one wrote into its own", async () => {
+  const operation = {};
+  const [first, parallel] = await Promise.all([
+    fetchOf(operation, "{ plans { code } }"),
+    fetchOf(operation, "{ plans { code } }"),
+  ]);
+  // What the executor does: it merges the next fetches' answers into the objects it received.
+  first.data!.plans[0].code = "WRITTEN";
+  const later = await fetchOf(operation, "{ plans { code } }");
+  expect(received).toHaveLength(1);
+  expect(parallel.data).toEqual({ plans: [{ code: "FREE" }] });
+  expect(later.data).toEqual({ plans: [{ code: "FREE" }] });
+});
+
 it("never merges mutations: two identical ones are two writes", async () => {
   const operation = {};
   await Promise.all([
