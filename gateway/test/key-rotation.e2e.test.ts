@@ -34,7 +34,9 @@ it("publishes the new key before it signs; old and new tokens both verify; the o
 
   const rotation = await rotateSigningKeys(platform.keysDir, {
     publishLeadSeconds: 3,
-    tokenTtlSeconds: 3,
+    // Long enough for two sign-ups and two checks after activation on a busy machine: the old key
+    // leaves the JWKS this long after activation, and `before` must still verify until then.
+    tokenTtlSeconds: 10,
     marginSeconds: 0,
   });
   // Published within a reload, while the old key still signs.
@@ -50,8 +52,8 @@ it("publishes the new key before it signs; old and new tokens both verify; the o
   expect(await me(after.token)).toBe(after.userId);
   expect(await me(before.token)).toBe(before.userId);
 
-  // Once every token the old key signed has expired (here: activation + 3 s), it leaves the JWKS.
+  // Once every token the old key signed has expired (here: activation + 10 s), it leaves the JWKS.
   const retiresAt = Date.parse(rotation.retiring.find((k) => k.kid === oldKid)!.retiresAt);
   await new Promise((r) => setTimeout(r, Math.max(0, retiresAt - Date.now() + 100)));
   expect(await jwks()).toEqual([rotation.kid]);
-});
+}, 60_000);

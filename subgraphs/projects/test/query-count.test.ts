@@ -58,7 +58,9 @@ describe("a page of 50 tasks with their assignees through the gateway", () => {
     expect(reading("memberships"), statements.join("\n---\n")).toHaveLength(1);
     // Nothing else: no users lookup (the profile lives in memberships), no query per row.
     expect(statements, statements.join("\n---\n")).toHaveLength(2);
-  });
+    // 50 tasks made one by one through the gateway: a busy machine needs more than the default 30 s, and
+    // a timed-out test's writes would still be running, counted by the next test.
+  }, 120_000);
 
   it("also for the tasks of several projects in one request (one tasks query for all of them)", async () => {
     const owner = await signUpTenant(platform.gatewayUrl, "count-many");
@@ -102,5 +104,5 @@ describe("a page of 50 tasks with their assignees through the gateway", () => {
     ).toHaveLength(2);
     expect(byTable.filter((t) => t[0] === "memberships")).toHaveLength(1);
     expect(statements).toHaveLength(4);
-  });
+  }, 60_000);
 });
