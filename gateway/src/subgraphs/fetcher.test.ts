@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { RemoteGraphQLDataSource } from "@apollo/gateway";
 import { afterEach, describe, expect, it } from "vitest";
@@ -85,4 +86,38 @@ describe("connections to subgraphs after an idle pause", () => {
       await agent.close();
     }
   });
+});
+
+it("reads a subgraph's answer as @apollo/gateway reads fetch's: JSON data, and an HTTP error with its status and body", async () => {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      if (req.url === "/broken") {
+        res.writeHead(502, { "content-type": "text/plain" }).end("upstream down");
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end('{"data":{"ok":true}}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const agent = createSubgraphAgent();
+  const fetcher = createSubgraphFetcher("test", agent);
+  const ask = (path: string) =>
+    new RemoteGraphQLDataSource({ url: `${base}${path}`, fetcher }).process({
+      kind: "incoming operation" as never,
+      request: { query: "{ ok }" },
+      context: {},
+      incomingRequestContext: {} as never,
+    });
+  try {
+    expect((await ask("/graphql")).data).toEqual({ ok: true });
+    await expect(ask("/broken")).rejects.toMatchObject({
+      message: "502: Bad Gateway",
+      extensions: { response: { status: 502, body: "upstream down" } },
+    });
+  } finally {
+    await agent.close();
+    server.close();
+  }
 });
