@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { eventually } from "../../../test/eventually.ts";
 import {
   gql,
   onPlan,
@@ -7,6 +8,7 @@ import {
   startPlatform,
   uniqueEmail,
 } from "../../../test/platform.ts";
+import { createScratchDatabase } from "../../../test/scratch-db.ts";
 import { CANCEL, CHANGE_PLAN, CREATE_PROJECT, START_CHECKOUT, SUBSCRIPTION } from "./helpers.ts";
 
 const INVITE = `mutation($email: String!) { inviteMember(input: { email: $email, role: MEMBER }) { invitation { id } } }`;
@@ -267,6 +269,54 @@ describe.skipIf(!inject("redisUrl"))(
         headers: { "x-coditect-context": "forged" },
       });
       expect(response.status).toBe(401);
+    });
+  },
+);
+
+describe.skipIf(!inject("redisUrl"))(
+  "limit overrides when the tenants subgraph cannot reach Redis",
+  { timeout: 90_000 },
+  () => {
+    let platform: Platform;
+    let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+    beforeAll(async () => {
+      // The worker's relay leads one per database: a database of this test's own.
+      scratch = await createScratchDatabase(inject("databaseUrl"), "coditect_ovr");
+      platform = await startPlatform(scratch.url, {
+        redisUrl: `${inject("redisUrl")}/10`,
+        worker: true,
+        workerSettings: { USAGE_FLUSH_CRON: "0 0 1 1 *" },
+        // Nothing listens there: the mutation's own invalidation fails.
+        tenants: { REDIS_URL: "redis://127.0.0.1:1" },
+      });
+      await signUpTenant(platform.gatewayUrl, "warm-up");
+    }, 90_000);
+    afterAll(async () => {
+      await platform?.close();
+      await scratch?.drop();
+    });
+
+    it("the worker drops the cached limits on the outbox announcement of the change", async () => {
+      const tenant = await signUpTenant(platform.gatewayUrl, "repair");
+      const support = await signUpTenant(platform.gatewayUrl, "support");
+      await platform.prisma.platformAdmin.create({ data: { userId: support.userId, email: support.email } });
+      const createProject = (name: string) =>
+        gql(platform.gatewayUrl, CREATE_PROJECT, { token: tenant.token, variables: { name } });
+      for (const name of ["A", "B", "C"]) expect((await createProject(name)).errors).toBeUndefined();
+      expect((await createProject("D")).errors?.[0]?.extensions?.code).toBe("PLAN_LIMIT");
+
+      const raised = await gql(platform.gatewayUrl, SET_LIMITS, {
+        token: support.token,
+        variables: { input: { organizationId: tenant.tenantId, maxProjects: 4 } },
+      });
+      expect(raised.errors).toBeUndefined();
+      // The cached FREE limits would otherwise hold for the Redis entry's 10 minutes.
+      const created = await eventually(
+        () => createProject("D"),
+        (res) => res.errors?.[0]?.extensions?.code !== "PLAN_LIMIT",
+        30_000,
+      );
+      expect(created.errors).toBeUndefined();
     });
   },
 );

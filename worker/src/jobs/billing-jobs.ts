@@ -30,9 +30,10 @@ export function createBillingJobs(options: {
         data,
       ),
     /**
-     * A committed subscription change (the outbox's subscription.changed): every plan-limits cache drops
-     * the tenant's entry. Billing does it too right after its own changes; this one also reaches the
-     * caches when billing runs without Redis, and only ever after the commit.
+     * A committed subscription change or change of limit overrides (the outbox's subscription.changed,
+     * organization.limits_changed): every plan-limits cache drops the tenant's entry. Billing and tenants
+     * do it too right after their own changes; this one also reaches the caches when they run without
+     * Redis or could not reach it, and only ever after the commit.
      */
     invalidateLimits: (tenantId: string) => invalidatePlanLimits(redis, tenantId),
     /** Without Redis the gateway counts nothing, so there is nothing to flush. */

@@ -14,7 +14,10 @@ export interface QueueDefinition {
 export const QUEUES = {
   /** A stored Stripe webhook event, applied once (stripe-events.ts in @app/billing). */
   "billing.stripe-event": { retryLimit: 8, retryDelay: 5, expireInSeconds: 60 },
-  /** Plan limits cached in every service dropped after a subscription change (subscription.changed). */
+  /**
+   * Plan limits cached in every service dropped after a subscription change (subscription.changed) or a
+   * change of an organization's limit overrides (organization.limits_changed).
+   */
   "billing.limits-changed": { retryLimit: 5, retryDelay: 2, expireInSeconds: 30 },
   /** Gateway usage counts from Redis into usage records and Stripe meter events (cron). */
   "usage.flush": { retryLimit: 3, retryDelay: 30, expireInSeconds: 300 },

@@ -7,6 +7,7 @@ import { ACCOUNT_MAIL_ROUTES } from "../jobs/account-mail.ts";
 export const JOB_ROUTES: Readonly<Record<string, readonly string[]>> = {
   "billing.stripe_event": ["billing.stripe-event"],
   "subscription.changed": ["billing.limits-changed"],
+  "organization.limits_changed": ["billing.limits-changed"],
   "user.signed_up": ["email.welcome"],
   ...ACCOUNT_MAIL_ROUTES,
   "organization.export_requested": ["organization.export"],

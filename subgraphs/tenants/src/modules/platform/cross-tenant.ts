@@ -1,5 +1,5 @@
 import { decodeKeysetCursor, keysetCursor } from "@app/common/pagination";
-import { isUuid, Prisma, type PrismaClient } from "@app/db";
+import { emitEvent, isUuid, Prisma, type PrismaClient } from "@app/db";
 import { appendAuditEntries } from "@app/db/audit";
 import { z } from "zod";
 import type { OrganizationLimits } from "../settings/settings.schema.ts";
@@ -239,7 +239,11 @@ export function createPlatformAccess(db: PrismaClient) {
       });
     },
 
-    /** Replaces the limit overrides in the organization's settings. */
+    /**
+     * Replaces the limit overrides in the organization's settings, and announces them through the outbox
+     * (`organization.limits_changed`): the worker then drops every plan-limits cache, as it does after a
+     * subscription change, even if the caller's own invalidation did not reach Redis.
+     */
     async setLimits(actor: Actor, id: string, limits: OrganizationLimits) {
       return db.$transaction(async (tx) => {
         if (!isUuid(id)) return null;
@@ -256,6 +260,7 @@ export function createPlatformAccess(db: PrismaClient) {
         const settings = { ...readSettings(current.settings), limits };
         await tx.organization.update({ where: { id }, data: { settings } });
         await audit(tx, actor, "platform.organization.limits_changed", [id]);
+        await emitEvent(tx, id, { topic: "organization.limits_changed", payload: limits });
         return one(tx, id);
       });
     },
