@@ -49,7 +49,7 @@ export {
 } from "./client.ts";
 export { isUuid, isUuidV7, newId } from "./ids.ts";
 export { ensureDatabase, migrate } from "./migrate.ts";
-export { emitEvent, type OutboxEventInput, type OutboxWriter } from "./outbox.ts";
+export { emitEvent, emitEvents, type OutboxEventInput, type OutboxWriter } from "./outbox.ts";
 export {
   APP_ROLE,
   CROSS_TENANT_ROLE,

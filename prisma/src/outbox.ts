@@ -11,8 +11,14 @@ export interface OutboxWriter {
     }): PromiseLike<{ seq: bigint }>;
   };
   outboxEvent: {
-    create(args: {
-      data: { tenantId: string; seq: bigint; id: string; topic: string; payload: Prisma.InputJsonObject };
+    createMany(args: {
+      data: Array<{
+        tenantId: string;
+        seq: bigint;
+        id: string;
+        topic: string;
+        payload: Prisma.InputJsonObject;
+      }>;
     }): PromiseLike<unknown>;
   };
 }
@@ -29,12 +35,27 @@ export interface OutboxEventInput {
  * events are numbered in commit order with no gaps (the relay delivers them in that order).
  */
 export async function emitEvent(tx: OutboxWriter, tenantId: string, event: OutboxEventInput) {
-  const { seq } = await tx.outboxSequence.upsert({
+  return (await emitEvents(tx, tenantId, [event]))[0]!;
+}
+
+/**
+ * Announces several events of one change, numbered in the order given: two statements however many
+ * (the sequence takes them all at once, one INSERT writes them), where one emitEvent each takes two each.
+ */
+export async function emitEvents(tx: OutboxWriter, tenantId: string, events: readonly OutboxEventInput[]) {
+  const count = BigInt(events.length);
+  const { seq: last } = await tx.outboxSequence.upsert({
     where: { tenantId },
-    create: { tenantId, seq: 1n },
-    update: { seq: { increment: 1n } },
+    create: { tenantId, seq: count },
+    update: { seq: { increment: count } },
   });
-  const id = newId();
-  await tx.outboxEvent.create({ data: { tenantId, seq, id, topic: event.topic, payload: event.payload } });
-  return { id, seq };
+  const rows = events.map(({ topic, payload }, i) => ({
+    tenantId,
+    seq: last - count + 1n + BigInt(i),
+    id: newId(),
+    topic,
+    payload,
+  }));
+  await tx.outboxEvent.createMany({ data: rows });
+  return rows.map(({ id, seq }) => ({ id, seq }));
 }

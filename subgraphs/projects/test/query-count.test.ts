@@ -106,3 +106,32 @@ describe("a page of 50 tasks with their assignees through the gateway", () => {
     expect(statements).toHaveLength(4);
   }, 60_000);
 });
+
+describe("createTask", () => {
+  it("checks, writes the task, its timeline entry, both events and the audit entry in one transaction", async () => {
+    const owner = await signUpTenant(platform.gatewayUrl, "count-create");
+    const api = client(platform, owner.token);
+    const project = await createProject(api, { name: "Written" });
+    // The first write of a token warms what every later request finds cached.
+    await createTask(api, { projectId: project.id, title: "first", assigneeId: owner.userId });
+
+    platform.queries.length = 0;
+    await createTask(api, { projectId: project.id, title: "counted", assigneeId: owner.userId });
+
+    const statements = dataQueries(platform.queries);
+    const kinds = statements.map(
+      (sql) => `${sql.trim().split(/\s/)[0]} ${/"public"\."(\w+)"/.exec(sql)?.[1]}`,
+    );
+    expect(kinds, statements.join("\n---\n")).toEqual([
+      "SELECT projects", // live and not archived
+      "SELECT memberships", // the assignee is a member
+      "SELECT tasks", // the card's place in its column
+      "INSERT tasks",
+      "INSERT activities",
+      "INSERT outbox_sequences", // task.changed and activity.recorded numbered at once...
+      "INSERT outbox_events", // ...and written by one statement
+      "INSERT audit_entries",
+    ]);
+    expect(platform.queries.filter((sql) => /^\s*COMMIT\b/i.test(sql))).toHaveLength(1);
+  });
+});

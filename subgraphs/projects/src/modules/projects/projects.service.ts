@@ -263,9 +263,15 @@ export async function requireProject(ctx: Context, id: string) {
   return project;
 }
 
-/** The project of a task or comment write: it must exist, be live and not archived. */
-export async function requireWritableProject(ctx: Context, id: string) {
-  const project = await requireProject(ctx, id);
+/**
+ * The project of a task or comment write: it must exist, be live and not archived. Given the write's
+ * transaction, it is read in it (a statement there instead of a read of its own).
+ */
+export async function requireWritableProject(ctx: Context, id: string, tx?: Tx) {
+  const project = tx
+    ? await (isUuid(id) ? tx.project.findFirst({ where: { id } }) : null)
+    : await getProject(ctx, id);
+  if (!project) throw notFound("Project", id);
   if (project.deletedAt) throw deletedError("Project", id);
   if (project.status === "ARCHIVED") throw archivedError(project.key);
   return project;

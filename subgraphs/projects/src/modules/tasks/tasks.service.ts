@@ -1,7 +1,7 @@
 import { badUserInput, notFound, requirePrincipal, requireRole } from "@app/common";
 import { toConnection } from "@app/common/pagination";
 import { parseInput, text } from "@app/common/validation";
-import { type ActivityVerb, emitEvent, isUuid, newId, type Task } from "@app/db";
+import { type ActivityVerb, isUuid, newId, type Task } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 import { asJson, snapshot, type TaskChangedPayload, type TaskChangeKind, TOPICS } from "../../events.ts";
@@ -85,45 +85,47 @@ const TASK_FIELDS = [
 ] as const satisfies ReadonlyArray<keyof Task>;
 
 /** Memberships belong to identity; reading them here keeps a task's assignee inside the tenant. */
-async function requireMember(ctx: Context, userId: string, field: string) {
-  const { tenantId } = requirePrincipal(ctx);
-  const member = await ctx.db.membership.findUnique({ where: { tenantId_userId: { tenantId, userId } } });
+async function requireMember(tx: Tx, tenantId: string, userId: string, field: string) {
+  const member = await tx.membership.findUnique({ where: { tenantId_userId: { tenantId, userId } } });
   if (!member) throw badUserInput(field, "is not a member of this organization");
 }
 
-/** `task.changed`, in the transaction of the change. */
-async function announceTask(tx: Tx, tenantId: string, kind: TaskChangeKind, task: Task, actorId: string) {
-  const payload: TaskChangedPayload = { kind, projectId: task.projectId, task: snapshot(task), actorId };
-  await emitEvent(tx, tenantId, { topic: TOPICS.taskChanged, payload: asJson(payload) });
-}
-
-/** One timeline entry about a task. */
-function recordTaskActivity(
+/**
+ * A task change's timeline entry and its announcements, `task.changed` then `activity.recorded`, in
+ * the change's transaction.
+ */
+function recordTaskChange(
   tx: Tx,
   tenantId: string,
   actorId: string,
-  verb: ActivityVerb,
-  task: Task,
-  diff: object,
+  change: { kind: TaskChangeKind; verb: ActivityVerb; task: Task; diff: object },
 ) {
-  return recordActivity(tx, tenantId, {
-    projectId: task.projectId,
-    taskId: task.id,
-    actorId,
-    verb,
-    targetType: "TASK",
-    targetId: task.id,
-    diff: asJson(diff),
-  });
+  const { kind, verb, task, diff } = change;
+  const changed: TaskChangedPayload = { kind, projectId: task.projectId, task: snapshot(task), actorId };
+  return recordActivity(
+    tx,
+    tenantId,
+    {
+      projectId: task.projectId,
+      taskId: task.id,
+      actorId,
+      verb,
+      targetType: "TASK",
+      targetId: task.id,
+      diff: asJson(diff),
+    },
+    [{ topic: TOPICS.taskChanged, payload: asJson(changed) }],
+  );
 }
 
 export async function createTask(ctx: Context, input: unknown) {
   const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
   const data = parseInput(createTaskInput, input);
-  await requireWritableProject(ctx, data.projectId);
-  if (data.assigneeId) await requireMember(ctx, data.assigneeId, "input.assigneeId");
+  // The checks run in the write's transaction: no transaction of their own.
   const task = await retryOnUniqueViolation(() =>
     ctx.db.$transaction(async (tx) => {
+      await requireWritableProject(ctx, data.projectId, tx);
+      if (data.assigneeId) await requireMember(tx, tenantId, data.assigneeId, "input.assigneeId");
       const status = data.status ?? "TODO";
       const created = await tx.task.create({
         data: {
@@ -141,10 +143,11 @@ export async function createTask(ctx: Context, input: unknown) {
           position: await slotFor(tx, { projectId: data.projectId, status }),
         },
       });
-      await announceTask(tx, tenantId, "CREATED", created, userId);
-      await recordTaskActivity(tx, tenantId, userId, "TASK_CREATED", created, {
-        title: { to: created.title },
-        status: { to: created.status },
+      await recordTaskChange(tx, tenantId, userId, {
+        kind: "CREATED",
+        verb: "TASK_CREATED",
+        task: created,
+        diff: { title: { to: created.title }, status: { to: created.status } },
       });
       return created;
     }),
@@ -182,9 +185,9 @@ export async function updateTask(ctx: Context, input: unknown) {
   const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
   const data = parseInput(updateTaskInput, input);
   const id = taskId(data.id);
-  if (data.assigneeId) await requireMember(ctx, data.assigneeId, "input.assigneeId");
   const task = await retryOnUniqueViolation(() =>
     ctx.db.$transaction(async (tx) => {
+      if (data.assigneeId) await requireMember(tx, tenantId, data.assigneeId, "input.assigneeId");
       const before = await writableTask(tx, id, data.version);
       const changes: Partial<Task> = {};
       if (data.title != null) changes.title = data.title;
@@ -203,15 +206,12 @@ export async function updateTask(ctx: Context, input: unknown) {
       }
       if (Object.keys(diffOf(before, { ...before, ...changes }, TASK_FIELDS)).length === 0) return before;
       const after = await updateVersioned(tx.task, "Task", id, data.version, changes);
-      await announceTask(tx, tenantId, "UPDATED", after, userId);
-      await recordTaskActivity(
-        tx,
-        tenantId,
-        userId,
-        "TASK_UPDATED",
-        after,
-        diffOf(before, after, TASK_FIELDS),
-      );
+      await recordTaskChange(tx, tenantId, userId, {
+        kind: "UPDATED",
+        verb: "TASK_UPDATED",
+        task: after,
+        diff: diffOf(before, after, TASK_FIELDS),
+      });
       return after;
     }),
   );
@@ -234,15 +234,12 @@ export async function moveTask(ctx: Context, input: unknown) {
         beforeId: data.beforeId,
       });
       const after = await updateVersioned(tx.task, "Task", id, data.version, { status, position });
-      await announceTask(tx, tenantId, "MOVED", after, userId);
-      await recordTaskActivity(
-        tx,
-        tenantId,
-        userId,
-        "TASK_MOVED",
-        after,
-        diffOf(before, after, ["status", "position"]),
-      );
+      await recordTaskChange(tx, tenantId, userId, {
+        kind: "MOVED",
+        verb: "TASK_MOVED",
+        task: after,
+        diff: diffOf(before, after, ["status", "position"]),
+      });
       return after;
     }),
   );
@@ -261,15 +258,12 @@ export async function setTaskDeleted(ctx: Context, deleted: boolean, input: unkn
       deletedAt: deleted ? new Date() : null,
     });
     // A restore is an UPDATED for subscribers: the card is back, with its old place.
-    await announceTask(tx, tenantId, deleted ? "DELETED" : "UPDATED", after, userId);
-    await recordTaskActivity(
-      tx,
-      tenantId,
-      userId,
-      deleted ? "TASK_DELETED" : "TASK_RESTORED",
-      after,
-      diffOf(before, after, ["deletedAt"]),
-    );
+    await recordTaskChange(tx, tenantId, userId, {
+      kind: deleted ? "DELETED" : "UPDATED",
+      verb: deleted ? "TASK_DELETED" : "TASK_RESTORED",
+      task: after,
+      diff: diffOf(before, after, ["deletedAt"]),
+    });
     return after;
   });
   return { task };
