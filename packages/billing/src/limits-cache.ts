@@ -156,6 +156,21 @@ export async function invalidatePlanLimits(redis: Redis | null, tenantId: string
     .exec();
 }
 
+/**
+ * {@link invalidatePlanLimits} for a change that has already committed: a failure is logged, not
+ * thrown, since it only delays the new limits to the caches' lifetime (and the worker's
+ * `billing.limits-changed` job, fed by the change's outbox event, drops them again).
+ */
+export async function dropPlanLimits(
+  redis: Redis | null,
+  tenantId: string,
+  logger: { warn(o: object, m: string): void },
+): Promise<void> {
+  await invalidatePlanLimits(redis, tenantId).catch((error) =>
+    logger.warn({ err: error, tenantId }, "could not invalidate cached plan limits"),
+  );
+}
+
 /** Call after the plan catalogue changes: every cache drops every tenant's limits. */
 export async function invalidateAllPlanLimits(redis: Redis | null): Promise<void> {
   if (!redis) return;

@@ -2,7 +2,7 @@ import type { Logger } from "@app/common";
 import { type PrismaClient, tenantClient } from "@app/db";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { invalidatePlanLimits } from "./limits-cache.ts";
+import { dropPlanLimits } from "./limits-cache.ts";
 import type { Stripe } from "./stripe.ts";
 import { applyStripeSubscription } from "./subscription-sync.ts";
 
@@ -97,9 +97,7 @@ export async function processStripeEvent(
     if (marked.count === 0 || !current) return;
     await applyStripeSubscription(tx, job.tenantId, current, plans, deps.gracePeriodMs);
   });
-  await invalidatePlanLimits(deps.redis, job.tenantId).catch((error) =>
-    deps.logger.warn({ err: error }, "could not invalidate cached plan limits"),
-  );
+  await dropPlanLimits(deps.redis, job.tenantId, deps.logger);
   deps.logger.info({ stripeEventId: stored.id, type: stored.type, subscriptionId }, "stripe event applied");
   return "applied";
 }

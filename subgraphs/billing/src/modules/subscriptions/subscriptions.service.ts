@@ -2,9 +2,9 @@ import {
   announceSubscription,
   applyStripeSubscription,
   CURRENT_SUBSCRIPTION,
+  dropPlanLimits,
   effectivePlan,
   FREE_PLAN_CODE,
-  invalidatePlanLimits,
   limitsOf,
   overridesOf,
   type PlanLimits,
@@ -88,13 +88,6 @@ async function paidPlan(ctx: Context, planCode: string, interval: BillingInterva
   return plan;
 }
 
-/** Tells every plan-limits cache; a failure only delays what their short TTL repairs anyway. */
-async function invalidate(ctx: Context, tenantId: string) {
-  await invalidatePlanLimits(ctx.billing.redis, tenantId).catch((error) =>
-    ctx.logger.warn({ err: error }, "could not invalidate cached plan limits"),
-  );
-}
-
 /**
  * Local mode (no Stripe): the plan applies at once, without payment, for a month or a year from now.
  * The new row becomes current and any other current one ends.
@@ -123,7 +116,7 @@ async function applyLocally(ctx: Context, tenantId: string, plan: Plan, interval
     await announceSubscription(tx, tenantId, created);
     return created;
   });
-  await invalidate(ctx, tenantId);
+  await dropPlanLimits(ctx.billing.redis, tenantId, ctx.logger);
   return row;
 }
 
@@ -133,7 +126,7 @@ async function applyFromStripe(ctx: Context, tenantId: string, subscription: Str
   const row = await ctx.db.$transaction((tx) =>
     applyStripeSubscription(tx, tenantId, subscription, plans, ctx.billing.gracePeriodMs),
   );
-  await invalidate(ctx, tenantId);
+  await dropPlanLimits(ctx.billing.redis, tenantId, ctx.logger);
   return row;
 }
 
@@ -257,7 +250,7 @@ export async function cancelSubscription(ctx: Context, input: unknown) {
       await announceSubscription(tx, tenantId, updated);
       return updated;
     });
-    await invalidate(ctx, tenantId);
+    await dropPlanLimits(ctx.billing.redis, tenantId, ctx.logger);
     return { subscription: await view(ctx, await currentRow(ctx)) };
   }
   const row = await stripeSubscriptionRow(ctx);

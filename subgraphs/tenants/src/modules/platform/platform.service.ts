@@ -1,4 +1,4 @@
-import { invalidatePlanLimits } from "@app/billing/limits-cache";
+import { dropPlanLimits } from "@app/billing/limits-cache";
 import { forbidden, notFound, requirePrincipal } from "@app/common";
 import { pageSize } from "@app/common/pagination";
 import { parseInput, text } from "@app/common/validation";
@@ -79,9 +79,7 @@ export async function setOrganizationLimits(ctx: Context, input: unknown) {
   // Billing's checks (projects, identity) cache the limits with the overrides: drop them everywhere, as
   // a subscription change does, so the new numbers hold on the next request. A failure only delays
   // that to the caches' lifetime.
-  await invalidatePlanLimits(ctx.services.limitsRedis, id).catch((error) =>
-    ctx.logger.warn({ err: error }, "could not invalidate cached plan limits"),
-  );
+  await dropPlanLimits(ctx.services.limitsRedis, id, ctx.logger);
   return { organization };
 }
 
