@@ -1,5 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Prisma, PrismaClient } from "../generated/client.ts";
+import { createTenantAwarePool, markTenantAware } from "./tenant-pool.ts";
 
 export type { PrismaClient };
 
@@ -18,7 +19,12 @@ export interface PrismaClientOptions {
  * tenants on purpose (sign-up, log-in, platform administration); everything else uses `forTenant`.
  */
 export function createPrismaClient(options: PrismaClientOptions): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  // The pool names the tenant of a tenant-scoped operation itself (prisma/src/tenant-pool.ts).
+  const pool = createTenantAwarePool({
+    connectionString: options.connectionString,
+    max: options.poolSize ?? 10,
+  });
+  const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   const client = new PrismaClient({
     adapter,
     log: options.onQuery ? [{ emit: "event", level: "query" }] : [],
@@ -29,6 +35,7 @@ export function createPrismaClient(options: PrismaClientOptions): PrismaClient {
       client as unknown as { $on(e: "query", cb: (ev: { query: string; duration: number }) => void): void }
     ).$on("query", (ev) => onQuery(ev.query, ev.duration));
   }
+  markTenantAware(client);
   return client;
 }
 

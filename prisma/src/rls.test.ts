@@ -287,6 +287,45 @@ describe("the tenant-scoped client over the application role", () => {
     expect(created.tenantId).toBe(a.id);
   });
 
+  it("keeps each operation's tenant to itself: tenants in the same tick, other clients in a transaction", async () => {
+    const a = await seedTenant("k");
+    const b = await seedTenant("l");
+    const dbA = tenantClient(appPrisma, a.id);
+    const dbB = tenantClient(appPrisma, b.id);
+    // One tick: Prisma batches the findUniques of a tick, and the lone reads share the pool.
+    const [orgA, orgB, projectsA, projectsB] = await Promise.all([
+      dbA.organization.findUnique({ where: { id: a.id } }),
+      dbB.organization.findUnique({ where: { id: b.id } }),
+      dbA.project.findMany(),
+      dbB.project.findMany(),
+    ]);
+    expect([orgA?.id, orgB?.id]).toEqual([a.id, b.id]);
+    expect(ids(projectsA)).toEqual([...a.projects].sort());
+    expect(ids(projectsB)).toEqual([...b.projects].sort());
+    // The raw client called inside A's transaction is not given A's tenant: it still sees nothing.
+    const raw = await dbA.$transaction(async () => appPrisma.project.findMany({ where: { tenantId: a.id } }));
+    expect(raw).toEqual([]);
+  });
+
+  it("sets the tenant on a client that createPrismaClient did not build, with a statement of its own", async () => {
+    const a = await seedTenant("n");
+    const db = tenantClient(appPrisma.$extends({}) as unknown as typeof appPrisma, a.id);
+    expect(ids(await db.project.findMany())).toEqual([...a.projects].sort());
+    const sql = { where: Prisma.sql`true`, orderBy: Prisma.sql`t.id`, take: 10 };
+    expect(ids(await db.$findManySql("Task", sql))).toEqual([a.task]);
+    expect(await db.$transaction(async (tx) => tx.task.count())).toBe(1);
+  });
+
+  it("a lone read that fails is rolled back and frees its connection", async () => {
+    const a = await seedTenant("m");
+    const db = tenantClient(appPrisma, a.id);
+    const broken = { where: Prisma.sql`t.no_such_column = 1`, orderBy: Prisma.sql`t.id`, take: 1 };
+    // More failures than the pool has connections: a connection kept would leave the last read waiting.
+    for (let i = 0; i < 3; i += 1)
+      await expect(db.$findManySql("Task", broken)).rejects.toThrow(/no_such_column/);
+    expect(ids(await db.project.findMany())).toEqual([...a.projects].sort());
+  });
+
   it("the raw application-role client, with no tenant, finds nothing", async () => {
     await seedTenant("j");
     expect(await appPrisma.project.findMany({ take: 5 })).toEqual([]);

@@ -1,7 +1,8 @@
 import { type Activity, type Comment, Prisma, type Task } from "../generated/client.ts";
-import { type AuditScope, type AuditWriter, appendAuditEntries, auditRows, isWrite } from "./audit.ts";
+import { type AuditScope, type AuditWriter, appendAuditEntries, isWrite } from "./audit.ts";
 import type { PrismaClient } from "./client.ts";
 import { isUuid } from "./ids.ts";
+import { asTenant, isTenantAware, notAsTenant, type TenantScope } from "./tenant-pool.ts";
 
 /**
  * Tenant-owned models and the column that holds their tenant. Organization is the tenant itself, keyed
@@ -195,6 +196,37 @@ export function setTenantSql(tenantId: string): string {
  */
 const LONE_OPERATION = { maxWait: 10_000, timeout: 60_000 };
 
+/**
+ * Reads a lone operation may send through the pool's read-only tenant transaction (tenant-pool.ts), with
+ * no Prisma transaction around them. Not findUnique: Prisma batches the findUniques of one tick from all
+ * callers into one query, sent from the first caller's async context, so it could run as another tenant.
+ */
+const LONE_READS = new Set(["findMany", "findFirst", "findFirstOrThrow", "count", "aggregate", "groupBy"]);
+
+/** What a transaction needs of the client it runs on to name the tenant itself. */
+interface SetsTenant {
+  $executeRawUnsafe(query: string): PromiseLike<number>;
+}
+
+/**
+ * Runs `callback` in an interactive transaction that names the tenant before anything else: a client
+ * from `createPrismaClient` does it in the BEGIN message (tenant-pool.ts), any other with a statement of
+ * its own. The callback runs outside the tenant scope, so it can use other clients as they are.
+ */
+function tenantTransaction<Tx extends SetsTenant, R>(
+  setTenant: string,
+  begin: (callback: (tx: Tx) => Promise<R>) => PromiseLike<R>,
+  callback: (tx: Tx) => Promise<R>,
+): Promise<R> {
+  const scope: TenantScope = { setTenant, applied: false };
+  return asTenant(scope, () =>
+    begin(async (tx) => {
+      if (!scope.applied) await tx.$executeRawUnsafe(setTenant);
+      return notAsTenant(() => callback(tx));
+    }),
+  );
+}
+
 /** A model's delegate on a client: `OrganizationSlug` -> `organizationSlug`. */
 const delegateName = (model: string) => model.charAt(0).toLowerCase() + model.slice(1);
 
@@ -206,9 +238,11 @@ type InternalParams = { __internalParams?: { transaction?: unknown } };
  * the tenant in `where` and `data`, and throws on a missing or malformed tenant id or on arguments that
  * name another tenant. It fails closed: there is no way to build it without a valid tenant id.
  *
- * Row-level security is the second line: an operation outside a transaction runs in an interactive
- * transaction of its own that first sets the tenant (`SET LOCAL app.tenant_id`): BEGIN, SET, query,
- * COMMIT on one connection. Inside a transaction the tenant client set the tenant when the transaction
+ * Row-level security is the second line: an operation outside a transaction runs in a transaction of its
+ * own that first sets the tenant (`SET LOCAL app.tenant_id`). A lone read on a client from
+ * `createPrismaClient` goes straight to the pool, which wraps it in `BEGIN READ ONLY; SET LOCAL ...`,
+ * the query, COMMIT on one connection; anything else gets an interactive transaction (BEGIN with the SET,
+ * the operation, COMMIT). Inside a transaction the tenant client set the tenant when the transaction
  * began (see `tenantClient`), so the operation runs as it is.
  *
  * It sees top-level operations only, so nested writes are refused; nested reads (`include`, relation
@@ -216,8 +250,9 @@ type InternalParams = { __internalParams?: { transaction?: unknown } };
  */
 export function forTenant(tenantId: string, audit?: AuditScope) {
   const setTenant = setTenantSql(tenantId);
-  return Prisma.defineExtension((client) =>
-    client.$extends({
+  return Prisma.defineExtension((client) => {
+    const loneReads = isTenantAware(client);
+    return client.$extends({
       name: "forTenant",
       query: {
         $allModels: {
@@ -226,25 +261,31 @@ export function forTenant(tenantId: string, audit?: AuditScope) {
             const write = audit !== undefined && isWrite(operation);
             if (write) audit.noteWrite(model, scopedArgs);
             if ((internal as InternalParams).__internalParams?.transaction) return query(scopedArgs);
+            if (loneReads && LONE_READS.has(operation)) {
+              return asTenant({ setTenant, applied: false }, () => query(scopedArgs));
+            }
             // A lone write of a mutation carries the mutation's audit entry in its transaction.
             const entry = write ? audit.take() : null;
             // An interactive transaction, not a batch one: Prisma's batch transactions took 10 ms where
             // this takes 2.6 ms for the same statements (bench/rls.ts). The operation runs on the
             // transaction's own delegate with the arguments already scoped.
-            return client.$transaction(async (tx) => {
-              await tx.$executeRawUnsafe(setTenant);
-              const delegate = (
-                tx as unknown as Record<string, Record<string, (a: unknown) => Promise<unknown>>>
-              )[delegateName(model)]!;
-              const result = await delegate[operation]!(scopedArgs);
-              if (entry) await tx.auditEntry.createMany({ data: auditRows([entry]) });
-              return result;
-            }, LONE_OPERATION);
+            return tenantTransaction(
+              setTenant,
+              (callback) => client.$transaction(callback, LONE_OPERATION),
+              async (tx: SetsTenant & AuditWriter) => {
+                const delegate = (
+                  tx as unknown as Record<string, Record<string, (a: unknown) => Promise<unknown>>>
+                )[delegateName(model)]!;
+                const result = await delegate[operation]!(scopedArgs);
+                if (entry) await appendAuditEntries(tx, [entry]);
+                return result;
+              },
+            );
           },
         },
       },
-    }),
-  );
+    });
+  });
 }
 
 const RAW_METHODS = new Set([
@@ -311,21 +352,24 @@ async function findManySql(
 }
 
 /** What the guard needs of the scoped client or of its transaction client. */
-interface RawClient {
+interface RawClient extends SetsTenant {
   $queryRaw<T>(query: Prisma.Sql): Prisma.PrismaPromise<T>;
   $executeRawUnsafe(query: string): Prisma.PrismaPromise<number>;
   $transaction(arg: unknown, options?: unknown): Promise<unknown>;
 }
 
+/** Where the guarded client runs: inside a transaction, or outside one with or without lone reads. */
+type GuardedAt = "transaction" | "lone reads" | "no lone reads";
+
 /**
  * Hides raw SQL and connection control, also on the client an interactive transaction hands out, and
  * adds `$findManySql`, bound to the tenant. Every transaction begins by setting the tenant for
- * row-level security; so does `$findManySql` outside one (model operations do it in `forTenant`).
+ * row-level security; `$findManySql` outside one is a lone read (model operations: see `forTenant`).
  */
 function guard<T extends object>(
   client: T,
   tenantId: string,
-  inTransaction: boolean,
+  at: GuardedAt,
   audit: AuditScope | undefined,
 ): T {
   const setTenant = setTenantSql(tenantId);
@@ -339,31 +383,36 @@ function guard<T extends object>(
       }
       if (property === "$findManySql") {
         const run = (query: Prisma.Sql) =>
-          inTransaction
+          at === "transaction"
             ? raw.$queryRaw<Record<string, unknown>[]>(query)
-            : raw
-                .$transaction([raw.$executeRawUnsafe(setTenant), raw.$queryRaw(query)])
-                .then((results) => (results as [number, Record<string, unknown>[]])[1]);
+            : at === "lone reads"
+              ? asTenant({ setTenant, applied: false }, () => raw.$queryRaw<Record<string, unknown>[]>(query))
+              : tenantTransaction(
+                  setTenant,
+                  (callback) =>
+                    raw.$transaction(callback, LONE_OPERATION) as Promise<Record<string, unknown>[]>,
+                  (tx: RawClient) => tx.$queryRaw<Record<string, unknown>[]>(query),
+                );
         return (model: SqlModel, args: FindManySqlArgs) => findManySql(run, tenantId, model, args);
       }
       const value = Reflect.get(target, property, receiver);
       if (property === "$transaction" && typeof value === "function") {
         return (arg: unknown, options?: unknown) => {
           if (typeof arg === "function") {
-            return value.call(
-              target,
+            return tenantTransaction(
+              setTenant,
+              (callback) => value.call(target, callback, options),
               async (tx: RawClient & AuditWriter & object) => {
-                await tx.$executeRawUnsafe(setTenant);
-                const result = await arg(guard(tx, tenantId, true, audit));
+                const result = await arg(guard(tx, tenantId, "transaction", audit));
                 // The mutation's audit entry commits with its first transaction that wrote.
                 const entry = audit?.wrote ? audit.take() : null;
                 if (entry) await appendAuditEntries(tx, [entry]);
                 return result;
               },
-              options,
             );
           }
           if (!Array.isArray(arg)) throw new TypeError("$transaction takes a function or an array");
+          // Prisma sends a batch from a later tick, outside this async context: the SET goes first in it.
           return (
             value.call(target, [raw.$executeRawUnsafe(setTenant), ...arg], options) as Promise<unknown[]>
           ).then((results) => results.slice(1));
@@ -408,7 +457,8 @@ interface TenantTransactions {
  * mutation's first writing transaction also appends its audit entry (prisma/src/audit.ts).
  */
 export function tenantClient(prisma: PrismaClient, tenantId: string, audit?: AuditScope): TenantClient {
-  return guard(scopedClient(prisma, tenantId, audit), tenantId, false, audit) as unknown as TenantClient;
+  const at = isTenantAware(prisma) ? "lone reads" : "no lone reads";
+  return guard(scopedClient(prisma, tenantId, audit), tenantId, at, audit) as unknown as TenantClient;
 }
 
 export type TenantClient = Omit<ScopedClient, HiddenMethods | "$transaction"> &
