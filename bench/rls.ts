@@ -2,10 +2,15 @@
 // page of tasks, create a task), measured through the tenant-scoped client as the services use it:
 //   - "filter only": the tenant filter in every query (what the client did before row-level security), on
 //     a role the policies do not apply to, no transaction around single queries;
-//   - "SET LOCAL, no policy": the same client with row-level security's transaction around each
-//     operation (BEGIN, SET LOCAL app.tenant_id, query, COMMIT), on a role the policies do not apply to;
-//   - "RLS": the services' setup: that transaction, as coditect_app, with the policies evaluated.
-// The three run interleaved, one call each in turn, so the shared machine's load falls on all alike.
+//   - "SET LOCAL, no policy": the tenant client as the services use it, which sets the tenant for
+//     row-level security (prisma/src/tenant-pool.ts: a lone read is `BEGIN READ ONLY; SET LOCAL
+//     app.tenant_id`, the query and COMMIT written at once; a transaction's BEGIN carries the SET), on a
+//     role the policies do not apply to;
+//   - "RLS": the services' setup: that client as coditect_app, with the policies evaluated;
+//   - "RLS, SET as a statement": the same on a client the pool does not help (built with `$extends`),
+//     which is what every client did before: each lone operation in a Prisma interactive transaction,
+//     BEGIN, SET LOCAL, query, COMMIT, four round trips.
+// They run interleaved, one call each in turn, so the shared machine's load falls on all alike.
 // Scratch database of its own, dropped at the end. `--smoke` runs a few seconds and writes a temp file.
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -92,10 +97,13 @@ const app = createPrismaClient({ connectionString: databaseRoleUrls(database.url
 try {
   const loadBefore = loadAverage();
   const tenants = await seed(owner);
+  // Not built by createPrismaClient, so the tenant client sets the tenant with a statement of its own.
+  const appUnaided = app.$extends({}) as unknown as PrismaClient;
   const variants: Record<string, (tenantId: string) => TenantClient> = {
     "filter only": (id) => filterOnlyClient(owner, id),
     "SET LOCAL, no policy": (id) => tenantClient(owner, id),
     RLS: (id) => tenantClient(app, id),
+    "RLS, SET as a statement": (id) => tenantClient(appUnaided, id),
   };
   const names = Object.keys(variants);
   const results: Record<string, Record<string, ReturnType<typeof summarize>>> = {};
@@ -122,6 +130,8 @@ try {
       {
         rlsVsFilterOnlyP50Percent: Math.round((r.RLS!.p50 / r["filter only"]!.p50 - 1) * 1000) / 10,
         policyVsSetLocalP50Percent: Math.round((r.RLS!.p50 / r["SET LOCAL, no policy"]!.p50 - 1) * 1000) / 10,
+        setAsStatementVsFilterOnlyP50Percent:
+          Math.round((r["RLS, SET as a statement"]!.p50 / r["filter only"]!.p50 - 1) * 1000) / 10,
       },
     ]),
   );
