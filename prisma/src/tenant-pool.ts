@@ -9,7 +9,7 @@ import pg from "pg";
  *
  * Instead, the tenant-scoped client runs each operation in `asTenant(...)`, and the pool Prisma's pg
  * adapter uses reads the tenant from the async context:
- * - a transaction opened there (an interactive one, or one Prisma opens for a write) sends
+ * - a transaction opened there (the caller's interactive one, or the one a lone write gets) sends
  *   `BEGIN; SET LOCAL app.tenant_id = '...'` as one simple-protocol message;
  * - a query sent outside a transaction there (a lone read) runs on one connection as
  *   `BEGIN READ ONLY; SET LOCAL ...`, the query, `COMMIT`, written at once (pg's pipeline mode) and
