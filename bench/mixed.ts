@@ -76,6 +76,8 @@ async function offer(gatewayUrl: string, tenants: SignedIn[], rate: number, seco
   const intervalMs = (SIZE.users * 1000) / rate;
   const byOp: Record<Operation, number[]> = { listProjects: [], pageOfTasks: [], createTask: [] };
   const all: number[] = [];
+  /** Every answered request, for the slowest few: which operation, when in the step, how long. */
+  const answered: Array<{ op: Operation; atSeconds: number; ms: number }> = [];
   const errors: string[] = [];
   const started = performance.now();
   const end = started + seconds * 1000;
@@ -94,6 +96,7 @@ async function offer(gatewayUrl: string, tenants: SignedIn[], rate: number, seco
           const ms = performance.now() - due;
           byOp[op].push(ms);
           all.push(ms);
+          answered.push({ op, atSeconds: Math.round(due - started) / 1000, ms: Math.round(ms * 10) / 10 });
         } catch (error) {
           errors.push(`${op}: ${reason(error)}`);
         }
@@ -106,6 +109,9 @@ async function offer(gatewayUrl: string, tenants: SignedIn[], rate: number, seco
     achievedPerSecond: Math.round(all.length / wallSeconds),
     latencyMs: summarize(all),
     byOperationMs: Object.fromEntries(Object.entries(byOp).map(([op, ms]) => [op, summarize(ms)])),
+    // What holds the p99 up: slow requests bunched at one moment point at the machine (a pause of a
+    // process), spread over the step at something per request.
+    slowest: answered.sort((a, b) => b.ms - a.ms).slice(0, 8),
     errors: errors.length,
     errorExamples: [...new Set(errors)].slice(0, 5),
   };
@@ -150,6 +156,9 @@ try {
       `  ${rate} req/s offered: ${step.achievedPerSecond} answered/s, p50 ${step.latencyMs.p50} ms, p99 ${step.latencyMs.p99} ms, ${step.errors} errors (load ${step.loadAverage.join(" ")})`,
     );
     for (const e of step.errorExamples) console.log(`    ${e}`);
+    console.log(
+      `    slowest: ${step.slowest.map((r) => `${r.op} ${r.ms} ms at ${r.atSeconds} s`).join(", ")}`,
+    );
     if (!held(step)) break;
   }
 
@@ -212,6 +221,7 @@ try {
           offeredPerSecond: final.offeredPerSecond,
           latencyMs: final.latencyMs,
           byOperationMs: final.byOperationMs,
+          slowest: final.slowest,
           errors: final.errors,
           cpu: final.cpu,
           cpuPressurePercent: final.cpuPressurePercent,
