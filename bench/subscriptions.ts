@@ -130,6 +130,19 @@ async function serviceMemory(pid: number) {
 }
 type Memory = Awaited<ReturnType<typeof serviceMemory>>;
 
+/**
+ * The GraphQL requests a service has answered so far, from its /metrics: during the load, identity's
+ * are the `_entities` fetches the subscriptions' events cost (one per event when the subscribers of a
+ * project share its answer, one per subscriber when they do not).
+ */
+async function requestsAnswered(graphqlUrl: string): Promise<number> {
+  const metrics = await (await fetch(new URL("/metrics", graphqlUrl))).text();
+  return metrics
+    .split("\n")
+    .filter((line) => line.startsWith("graphql_requests_total{"))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Clients of the gateway.
 
@@ -554,6 +567,7 @@ try {
     loopStatsOn = false;
     console.warn(`  no event-loop figures: ${(error as Error).message}`);
   }
+  const identityBefore = await requestsAnswered(platform.subgraphUrls.identity);
   const {
     result: load,
     cpu,
@@ -567,6 +581,7 @@ try {
     return sending;
   });
   const ok = load.sent.filter((s) => s.taskId);
+  const identityRequests = (await requestsAnswered(platform.subgraphUrls.identity)) - identityBefore;
   const loopStats: Partial<Record<Service, LoopStats>> = {};
   if (loopStatsOn) for (const name of watched) loopStats[name] = await readLoopStats(pids[name]);
   await sleep(1_000); // a duplicate would have arrived by now
@@ -613,6 +628,9 @@ try {
     console.log(`  ${error}`);
   console.log(
     `deliveries: ${result.unique} of ${result.expected} expected, ${result.duplicates} duplicates, ${result.missing} missing`,
+  );
+  console.log(
+    `identity answered ${identityRequests} requests during the load: ${(identityRequests / Math.max(ok.length, 1)).toFixed(2)} per event (${SIZE.subscribers / (SIZE.tenants * SIZE.projectsPerTenant)} subscribers each)`,
   );
   console.log(
     `wrong deliveries: ${violations.crossTenant} cross-tenant, ${violations.crossProject} cross-project, ${violations.malformed} malformed, ${violations.mismatchedTaskId} task id mismatch; ${errors.count} errors, ${closes.count} unexpected closes`,
@@ -707,6 +725,10 @@ try {
       lastAnswerAfterSeconds: round1(load.lastAnswerSeconds),
       createTaskMs: mutationMs,
       createTaskSlowestMsBySecond: Array.from(slowestBySecond, (ms) => ms ?? null),
+    },
+    identityRequestsDuringLoad: {
+      total: identityRequests,
+      perEvent: Math.round((identityRequests / Math.max(ok.length, 1)) * 100) / 100,
     },
     deliveries: {
       expected: result.expected,
