@@ -166,7 +166,13 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
     internalSecret: secret,
     logger,
   });
-  const verifyAccessToken = tenancy.guard(credentials.authenticate);
+  const verifyAccessToken = tenancy.guard(async (authorization: string | null) => {
+    const principal = await credentials.authenticate(authorization);
+    // A tenant's first request in a while needs its organization's status (tenants, checked by the
+    // guard) and its plan's limits (billing, for admission and metering): asked at once, not in turn.
+    if (principal && planLimits) planLimits.get(principal.tenantId).catch(() => {});
+    return principal;
+  });
   const admission = await createAdmission({
     settings: config,
     redis,

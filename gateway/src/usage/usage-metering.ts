@@ -17,6 +17,8 @@ const NO_USER = "00000000-0000-0000-0000-000000000000";
 /**
  * Plan limits at the gateway, which has no database: billing's GET /internal/plan-limits on a miss,
  * behind the shared two-level cache (dropped when billing or the worker changes a subscription).
+ * Concurrent asks for one tenant share one read: a tenant's first request in a while asks as soon as
+ * its credential is verified (app.ts) and again in admission, before the first read has answered.
  */
 export function createGatewayPlanLimits(options: {
   billingUrl: () => string;
@@ -24,7 +26,7 @@ export function createGatewayPlanLimits(options: {
   redisUrl: string;
   logger: Logger;
 }): PlanLimitsSource {
-  return createPlanLimitsCache({
+  const cache = createPlanLimitsCache({
     redisUrl: options.redisUrl,
     logger: options.logger,
     async load(tenantId) {
@@ -40,6 +42,18 @@ export function createGatewayPlanLimits(options: {
       return (await response.json()) as PlanLimits;
     },
   });
+  const inFlight = new Map<string, Promise<PlanLimits>>();
+  return {
+    get(tenantId) {
+      let pending = inFlight.get(tenantId);
+      if (!pending) {
+        pending = cache.get(tenantId).finally(() => inFlight.delete(tenantId));
+        inFlight.set(tenantId, pending);
+      }
+      return pending;
+    },
+    close: () => cache.close(),
+  };
 }
 
 /**
