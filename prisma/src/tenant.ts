@@ -198,10 +198,32 @@ const LONE_OPERATION = { maxWait: 10_000, timeout: 60_000 };
 
 /**
  * Reads a lone operation may send through the pool's read-only tenant transaction (tenant-pool.ts), with
- * no Prisma transaction around them. Not findUnique: Prisma batches the findUniques of one tick from all
- * callers into one query, sent from the first caller's async context, so it could run as another tenant.
+ * no Prisma transaction around them.
  */
 const LONE_READS = new Set(["findMany", "findFirst", "findFirstOrThrow", "count", "aggregate", "groupBy"]);
+
+/**
+ * A lone findUnique is asked as findFirst: Prisma batches the findUniques of one tick from all callers
+ * into one query, sent from the first caller's async context, so in the pool it could run as another
+ * tenant (and find nothing).
+ */
+const LONE_UNIQUE_READS: Record<string, string> = {
+  findUnique: "findFirst",
+  findUniqueOrThrow: "findFirstOrThrow",
+};
+
+/** findUnique's `where` as findFirst takes it: compound keys (`tenantId_id: { tenantId, id }`) AND-ed. */
+function uniqueToFirst(where: Args): Args {
+  const first: Args = {};
+  const and: unknown[] =
+    where.AND === undefined ? [] : Array.isArray(where.AND) ? [...where.AND] : [where.AND];
+  for (const [key, value] of Object.entries(where)) {
+    // Field names are camelCase; only the generated compound keys have an underscore.
+    if (key.includes("_") && value && typeof value === "object") and.push(value);
+    else if (key !== "AND") first[key] = value;
+  }
+  return and.length > 0 ? { ...first, AND: and } : first;
+}
 
 /** What a transaction needs of the client it runs on to name the tenant itself. */
 interface SetsTenant {
@@ -228,7 +250,10 @@ function tenantTransaction<Tx extends SetsTenant, R>(
 }
 
 /** A model's delegate on a client: `OrganizationSlug` -> `organizationSlug`. */
-const delegateName = (model: string) => model.charAt(0).toLowerCase() + model.slice(1);
+const delegateOf = (client: unknown, model: string) =>
+  (client as Record<string, Record<string, (args: unknown) => Promise<unknown>>>)[
+    model.charAt(0).toLowerCase() + model.slice(1)
+  ]!;
 
 /** Prisma's own parameters of a query hook; `transaction` is set inside a batch or interactive one. */
 type InternalParams = { __internalParams?: { transaction?: unknown } };
@@ -241,8 +266,8 @@ type InternalParams = { __internalParams?: { transaction?: unknown } };
  * Row-level security is the second line: an operation outside a transaction runs in a transaction of its
  * own that first sets the tenant (`SET LOCAL app.tenant_id`). A lone read on a client from
  * `createPrismaClient` goes straight to the pool, which wraps it in `BEGIN READ ONLY; SET LOCAL ...`,
- * the query, COMMIT on one connection; anything else gets an interactive transaction (BEGIN with the SET,
- * the operation, COMMIT). Inside a transaction the tenant client set the tenant when the transaction
+ * the query, COMMIT on one connection; a write, or any operation on another client, gets an interactive
+ * transaction (BEGIN with the SET, the operation, COMMIT). Inside a transaction the tenant client set the tenant when the transaction
  * began (see `tenantClient`), so the operation runs as it is.
  *
  * It sees top-level operations only, so nested writes are refused; nested reads (`include`, relation
@@ -264,6 +289,12 @@ export function forTenant(tenantId: string, audit?: AuditScope) {
             if (loneReads && LONE_READS.has(operation)) {
               return asTenant({ setTenant, applied: false }, () => query(scopedArgs));
             }
+            const first = LONE_UNIQUE_READS[operation];
+            if (loneReads && first) {
+              // The base client: the arguments are scoped already.
+              const args = { ...scopedArgs, where: uniqueToFirst(scopedArgs.where as Args) };
+              return asTenant({ setTenant, applied: false }, () => delegateOf(client, model)[first]!(args));
+            }
             // A lone write of a mutation carries the mutation's audit entry in its transaction.
             const entry = write ? audit.take() : null;
             // An interactive transaction, not a batch one: Prisma's batch transactions took 10 ms where
@@ -273,10 +304,7 @@ export function forTenant(tenantId: string, audit?: AuditScope) {
               setTenant,
               (callback) => client.$transaction(callback, LONE_OPERATION),
               async (tx: SetsTenant & AuditWriter) => {
-                const delegate = (
-                  tx as unknown as Record<string, Record<string, (a: unknown) => Promise<unknown>>>
-                )[delegateName(model)]!;
-                const result = await delegate[operation]!(scopedArgs);
+                const result = await delegateOf(tx, model)[operation]!(scopedArgs);
                 if (entry) await appendAuditEntries(tx, [entry]);
                 return result;
               },
