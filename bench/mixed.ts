@@ -178,6 +178,7 @@ try {
     console.log(
       `final ${rate} req/s for ${SIZE.seconds} s: ${run.result.achievedPerSecond} answered/s, p99 ${run.result.latencyMs.p99} ms, ${run.result.errors} errors`,
     );
+    for (const e of run.result.errorExamples) console.log(`    ${e}`);
     tried.push(run.result);
     if (held(run.result)) {
       const answered = run.result.achievedPerSecond * SIZE.seconds;
@@ -214,6 +215,8 @@ try {
       offered: t.offeredPerSecond,
       p99: t.latencyMs.p99,
       errors: t.errors,
+      errorExamples: t.errorExamples,
+      slowest: t.slowest,
     })),
     result: final
       ? {
