@@ -1,5 +1,6 @@
 // `npx tsx bench/rls.ts [--smoke]`: what row-level security costs on the hot queries (list projects, a
-// page of tasks, create a task), measured through the tenant-scoped client as the services use it:
+// page of tasks, one task by key, create a task), measured through the tenant-scoped client as the
+// services use it:
 //   - "filter only": the tenant filter in every query (what the client did before row-level security), on
 //     a role the policies do not apply to, no transaction around single queries;
 //   - "SET LOCAL, no policy": the tenant client as the services use it, which sets the tenant for
@@ -48,7 +49,7 @@ function filterOnlyClient(prisma: PrismaClient, tenantId: string) {
 }
 
 async function seed(prisma: PrismaClient) {
-  const tenants: { id: string; project: string }[] = [];
+  const tenants: Tenant[] = [];
   for (let t = 0; t < SIZE.tenants; t += 1) {
     const id = newId();
     await prisma.organization.create({ data: { id, name: `rls bench ${t}`, slug: `rls-bench-${id}` } });
@@ -65,13 +66,14 @@ async function seed(prisma: PrismaClient) {
     }));
     for (let i = 0; i < tasks.length; i += 1_000)
       await prisma.task.createMany({ data: tasks.slice(i, i + 1_000) });
-    tenants.push({ id, project: projects[0]! });
+    tenants.push({ id, project: projects[0]!, task: tasks[0]!.id });
   }
   await prisma.$executeRawUnsafe("ANALYZE");
   return tenants;
 }
 
-type Query = (db: TenantClient, tenant: { id: string; project: string }) => Promise<unknown>;
+type Tenant = { id: string; project: string; task: string };
+type Query = (db: TenantClient, tenant: Tenant) => Promise<unknown>;
 
 const QUERIES: Record<string, Query> = {
   "list projects": (db) =>
@@ -82,6 +84,9 @@ const QUERIES: Record<string, Query> = {
       orderBy: { id: "asc" },
       take: 51,
     }),
+  // By primary key, as a service looks one row up (the tenant client asks it as findFirst).
+  "one task (findUnique)": (db, tenant) =>
+    db.task.findUnique({ where: { tenantId_id: { tenantId: tenant.id, id: tenant.task } } }),
   // As the projects subgraph creates one: an interactive transaction.
   "create task": (db, tenant) =>
     db.$transaction(async (tx) =>
