@@ -123,13 +123,13 @@ export async function startPlatform(databaseUrl: string, options: PlatformOption
       return handler(req, res);
     };
 
-  const tenants = await serve(
-    counted(
-      "tenants",
-      createTenantsApp(tenantsEnv.parse({ ...common, ...options.tenants }), { ...services, dns: options.dns })
-        .yoga,
-    ),
-  );
+  const tenantsApp = createTenantsApp(tenantsEnv.parse({ ...common, ...options.tenants }), {
+    ...services,
+    dns: options.dns,
+  });
+  // Its Redis clients (organization-state notifier, plan-limits invalidation) would keep a process alive.
+  closers.push(tenantsApp.close);
+  const tenants = await serve(counted("tenants", tenantsApp.yoga));
   const projectsApp = createProjectsApp(projectsEnv.parse(common), services);
   closers.push(projectsApp.close);
   const projects = await serve(counted("projects", projectsApp.yoga));
