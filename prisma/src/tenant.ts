@@ -190,11 +190,13 @@ export function setTenantSql(tenantId: string): string {
 }
 
 /**
- * Limits of a lone operation's transaction: it waits for a pooled connection and runs as long as the
- * query alone would have (Prisma's interactive defaults, 2 s and 5 s, would fail queries that merely
- * queue on a busy pool).
+ * Limits of the tenant client's interactive transactions, a lone operation's and a service's alike,
+ * unless the service names its own: wait up to 10 s for a pooled connection and run up to 60 s.
+ * Prisma's defaults, 2 s and 5 s, failed writes that merely queued on a busy pool under overload
+ * (`Unable to start a transaction in the given time`, bench/subscriptions.ts at 100 mutations/s): a
+ * client is better served by a slow answer than by an error for work that would have succeeded.
  */
-const LONE_OPERATION = { maxWait: 10_000, timeout: 60_000 };
+const TRANSACTION_LIMITS = { maxWait: 10_000, timeout: 60_000 };
 
 /**
  * Reads a lone operation may send through the pool's read-only tenant transaction (tenant-pool.ts), with
@@ -302,7 +304,7 @@ export function forTenant(tenantId: string, audit?: AuditScope) {
             // transaction's own delegate with the arguments already scoped.
             return tenantTransaction(
               setTenant,
-              (callback) => client.$transaction(callback, LONE_OPERATION),
+              (callback) => client.$transaction(callback, TRANSACTION_LIMITS),
               async (tx: SetsTenant & AuditWriter) => {
                 const result = await delegateOf(tx, model)[operation]!(scopedArgs);
                 if (entry) await appendAuditEntries(tx, [entry]);
@@ -418,7 +420,7 @@ function guard<T extends object>(
               : tenantTransaction(
                   setTenant,
                   (callback) =>
-                    raw.$transaction(callback, LONE_OPERATION) as Promise<Record<string, unknown>[]>,
+                    raw.$transaction(callback, TRANSACTION_LIMITS) as Promise<Record<string, unknown>[]>,
                   (tx: RawClient) => tx.$queryRaw<Record<string, unknown>[]>(query),
                 );
         return (model: SqlModel, args: FindManySqlArgs) => findManySql(run, tenantId, model, args);
@@ -429,7 +431,7 @@ function guard<T extends object>(
           if (typeof arg === "function") {
             return tenantTransaction(
               setTenant,
-              (callback) => value.call(target, callback, options),
+              (callback) => value.call(target, callback, { ...TRANSACTION_LIMITS, ...(options as object) }),
               async (tx: RawClient & AuditWriter & object) => {
                 const result = await arg(guard(tx, tenantId, "transaction", audit));
                 // The mutation's audit entry commits with its first transaction that wrote.
