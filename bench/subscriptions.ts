@@ -44,8 +44,8 @@ import {
   gql,
   inPool,
   memoryOf,
+  PLATFORM_REDIS_URL,
   type Platform,
-  REDIS_URL,
   ROOT,
   type Service,
   startPlatform,
@@ -404,7 +404,7 @@ const runId = randomBytes(4).toString("hex");
 const loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
 const scratch = await createScratchDatabase(BASE_URL);
 const dataDir = await mkdtemp(join(tmpdir(), "coditect-bench-subscriptions-"));
-const redis = new Redis(REDIS_URL);
+const redis = new Redis(PLATFORM_REDIS_URL);
 let platform: Platform | undefined;
 let tenants: Tenant[] = [];
 const groups: Subscribers[] = [];

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
 import { SUBGRAPHS, type SubgraphName } from "../../scripts/subgraphs.ts";
 import { freePort } from "../../test/redis.ts";
 import { within } from "../stats.ts";
@@ -14,6 +15,17 @@ export { freePort };
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/**
+ * The Redis database `npm start` gets here: number 13 of REDIS_URL's server, emptied before each start.
+ * Seeded tenants have the same ids in every run, so their monthly operation counts, rate-limit state and
+ * cached plan limits would otherwise carry over from earlier runs (a Free tenant's 10,000 operations a
+ * month ran out after a few runs: PLAN_LIMIT in the middle of a measurement). One benchmark at a time.
+ */
+export const PLATFORM_REDIS_URL = (() => {
+  const url = new URL(REDIS_URL);
+  url.pathname = "/13";
+  return url.href;
+})();
 // Every wait on the system under test is bounded, so a broken platform fails the run instead of hanging.
 const START_TIMEOUT_MS = 120_000;
 
@@ -149,6 +161,10 @@ export async function startPlatform(
   dataDir: string,
   options: PlatformOptions = {},
 ): Promise<Platform> {
+  const redis = new Redis(PLATFORM_REDIS_URL, { lazyConnect: true });
+  await redis.connect();
+  await redis.flushdb();
+  redis.disconnect();
   for (let attempt = 1; ; attempt++) {
     try {
       return await startPlatformOnce(databaseUrl, dataDir, options);
@@ -170,7 +186,7 @@ async function startPlatformOnce(
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
-      REDIS_URL,
+      REDIS_URL: PLATFORM_REDIS_URL,
       DATA_DIR: dataDir,
       PORT_BASE: String(portBase),
       LOG_LEVEL: "warn",
