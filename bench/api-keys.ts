@@ -15,7 +15,7 @@ import manifest from "../schema/operations/generated/persisted-documents.json" w
 import { gql, signUpTenant, startPlatform } from "../test/platform.ts";
 import { createScratchDatabase } from "../test/scratch-db.ts";
 import { REDIS_URL } from "./lib/platform.ts";
-import { command, loadAverage, machine, source } from "./machine.ts";
+import { loadAverage, resultHeader } from "./machine.ts";
 import { summarize } from "./stats.ts";
 
 const SMOKE = process.argv.includes("--smoke");
@@ -93,11 +93,7 @@ try {
   const http = { apiKey: summarize(keyMs), accessToken: summarize(tokenMs) };
 
   const result = {
-    benchmark: "api-keys",
-    command: command("bench/api-keys.ts"),
-    date: new Date().toISOString(),
-    machine: machine(),
-    source: source(),
+    ...resultHeader("api-keys"),
     // Shared machine: other helpers' work ran at the same time; the load average says how busy it was.
     loadAverage: { before: loadBefore, after: loadAverage() },
     calls: CALLS,

@@ -16,7 +16,7 @@ import { hashPassword, verifyPassword } from "../subgraphs/identity/src/modules/
 import { gql, signUpTenant, startPlatform } from "../test/platform.ts";
 import { createScratchDatabase } from "../test/scratch-db.ts";
 import { REDIS_URL } from "./lib/platform.ts";
-import { command, loadAverage, machine, source } from "./machine.ts";
+import { loadAverage, resultHeader } from "./machine.ts";
 import { summarize } from "./stats.ts";
 
 const SMOKE = process.argv.includes("--smoke");
@@ -128,11 +128,7 @@ try {
   const logIn = [await logIns(1), await logIns(2), await logIns(4)];
 
   const result = {
-    benchmark: "auth",
-    command: command("bench/auth.ts"),
-    date: new Date().toISOString(),
-    machine: machine(),
-    source: source(),
+    ...resultHeader("auth"),
     // Shared machine: other helpers' builds and tests ran at the same time; the load average says how busy.
     loadAverage: { before: loadBefore, after: loadAverage() },
     calls: CALLS,

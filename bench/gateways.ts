@@ -31,7 +31,7 @@ import { cpuProfile, summarizeProfile } from "./inspector.ts";
 import { internalContextSecret, longLivedInternalContext } from "./lib/credentials.ts";
 import { cpuWhile, freePort, gql, type Platform, ROOT, startPlatform } from "./lib/platform.ts";
 import { SEED_PASSWORD, seedIds, seedOrganizations } from "./lib/seed.ts";
-import { command, loadAverage, machine, source } from "./machine.ts";
+import { loadAverage, machine, resultHeader } from "./machine.ts";
 import { sleep, summarize, within } from "./stats.ts";
 
 const BASE_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -480,11 +480,8 @@ try {
   console.table(targets);
 
   const output = {
-    benchmark: "gateways",
-    command: command("bench/gateways.ts"),
-    date: new Date().toISOString(),
+    ...resultHeader("gateways"),
     machine: { ...machine(), loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAverage() },
-    source: source(),
     query: QUERY.replace(/\s+/g, " "),
     sizes: SIZE,
     versions,

@@ -28,3 +28,14 @@ export function source() {
 
 /** The command that reproduces a results file. */
 export const command = (script: string) => ["npx tsx", script, ...process.argv.slice(2)].join(" ");
+
+/** The head of every results file: which benchmark, how to rerun it, when, where, on what code. */
+export function resultHeader(benchmark: string) {
+  return {
+    benchmark,
+    command: command(`bench/${benchmark}.ts`),
+    date: new Date().toISOString(),
+    machine: machine(),
+    source: source(),
+  };
+}

@@ -24,7 +24,7 @@ import { metricsDelta, metricsUrls, scrapeMetrics, timeBreakdown } from "./lib/m
 import { type Operation, reason, runOperation, type SignedIn } from "./lib/operations.ts";
 import { cpuWhile, type Platform, startPlatform } from "./lib/platform.ts";
 import { DEFAULT_SHAPE, seedIds, seedOrganizations } from "./lib/seed.ts";
-import { command, loadAverage, machine, source } from "./machine.ts";
+import { loadAverage, machine, resultHeader } from "./machine.ts";
 import { sleep, summarize } from "./stats.ts";
 
 const BASE_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -202,11 +202,8 @@ try {
   }
 
   const output = {
-    benchmark: "mixed",
-    command: command("bench/mixed.ts"),
-    date: new Date().toISOString(),
+    ...resultHeader("mixed"),
     machine: { ...machine(), loadAverageAtStart: loadAtStart, loadAverageBeforeFinal: loadBefore },
-    source: source(),
     sizes: SIZE,
     mix: Object.fromEntries(MIX),
     seedSeconds: Math.round(seed.ms / 100) / 10,

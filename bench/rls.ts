@@ -26,7 +26,7 @@ import {
   tenantClient,
 } from "@app/db";
 import { createScratchDatabase } from "../test/scratch-db.ts";
-import { command, loadAverage, machine, source } from "./machine.ts";
+import { loadAverage, resultHeader } from "./machine.ts";
 import { summarize } from "./stats.ts";
 
 const SMOKE = process.argv.includes("--smoke");
@@ -143,11 +143,7 @@ try {
   console.log("\noverhead of row-level security (p50)");
   console.table(overhead);
   const result = {
-    benchmark: "rls",
-    command: command("bench/rls.ts"),
-    date: new Date().toISOString(),
-    machine: machine(),
-    source: source(),
+    ...resultHeader("rls"),
     loadAverage: { before: loadBefore, after: loadAverage() },
     sizes: SIZE,
     latencyMs: results,

@@ -24,7 +24,7 @@ import { metricsDelta, metricsUrls, scrapeMetrics, timeBreakdown } from "./lib/m
 import { OPERATIONS, type Operation, reason, runOperation, type SignedIn } from "./lib/operations.ts";
 import { type Platform, startPlatform } from "./lib/platform.ts";
 import { DEFAULT_SHAPE, databaseSize, SEEDED_TABLES, seedIds, seedOrganizations } from "./lib/seed.ts";
-import { command, loadAverage, machine, source } from "./machine.ts";
+import { loadAverage, machine, resultHeader } from "./machine.ts";
 import { summarize } from "./stats.ts";
 
 const BASE_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -131,11 +131,8 @@ async function writeResults(left: number[]) {
         )
       : null;
   const output = {
-    benchmark: "scale",
-    command: command("bench/scale.ts"),
-    date: new Date().toISOString(),
+    ...resultHeader("scale"),
     machine: { ...machine(), loadAverageAtStart: loadAtStart },
-    source: source(),
     settings: SETTINGS,
     sizes,
     notMeasured: left,
