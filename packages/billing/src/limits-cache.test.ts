@@ -4,7 +4,12 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually } from "../../../test/eventually.ts";
 import { checkLimit, effectivePlan, limitsOf, overridesOf, type PlanLimits } from "./limits.ts";
-import { createPlanLimitsCache, invalidateAllPlanLimits, invalidatePlanLimits } from "./limits-cache.ts";
+import {
+  createPlanLimitsCache,
+  invalidateAllPlanLimits,
+  invalidatePlanLimits,
+  type PlanLimitsSource,
+} from "./limits-cache.ts";
 
 const limits = (planCode: string, validUntil: number | null = null): PlanLimits => ({
   planCode,
@@ -84,10 +89,17 @@ describe.skipIf(!inject("redisUrl"))("the plan-limits cache (in-process and Redi
   const logger = createLogger("limits-cache-test", "silent");
   const tenant = () => crypto.randomUUID();
 
-  it("loads once, shares the entry between processes, and reloads after an invalidation reaches them", async () => {
-    const t = tenant();
-    let loads = 0;
+  /** Two replicas' caches over one loader that counts its loads and answers the plan the test sets. */
+  async function withTwoCaches(
+    run: (caches: {
+      one: PlanLimitsSource;
+      two: PlanLimitsSource;
+      setPlan: (code: string) => void;
+      loads: () => number;
+    }) => Promise<void>,
+  ) {
     let plan = "FREE";
+    let loads = 0;
     const load = async () => {
       loads++;
       return limits(plan);
@@ -95,55 +107,45 @@ describe.skipIf(!inject("redisUrl"))("the plan-limits cache (in-process and Redi
     const one = createPlanLimitsCache({ redisUrl, load, logger });
     const two = createPlanLimitsCache({ redisUrl, load, logger });
     try {
-      expect((await one.get(t)).planCode).toBe("FREE");
-      expect((await one.get(t)).planCode).toBe("FREE");
-      expect((await two.get(t)).planCode).toBe("FREE");
-      expect(loads).toBe(1);
-      plan = "PRO";
-      await invalidatePlanLimits(redis, t);
-      await eventually(
-        async () => (await one.get(t)).planCode,
-        (code) => code === "PRO",
-      );
-      await eventually(
-        async () => (await two.get(t)).planCode,
-        (code) => code === "PRO",
-      );
+      await run({ one, two, setPlan: (code) => (plan = code), loads: () => loads });
     } finally {
       await one.close();
       await two.close();
     }
+  }
+
+  const planBecomes = (cache: PlanLimitsSource, tenantId: string, code: string) =>
+    eventually(
+      async () => (await cache.get(tenantId)).planCode,
+      (planCode) => planCode === code,
+    );
+
+  it("loads once, shares the entry between processes, and reloads after an invalidation reaches them", async () => {
+    const t = tenant();
+    await withTwoCaches(async ({ one, two, setPlan, loads }) => {
+      expect((await one.get(t)).planCode).toBe("FREE");
+      expect((await one.get(t)).planCode).toBe("FREE");
+      expect((await two.get(t)).planCode).toBe("FREE");
+      expect(loads()).toBe(1);
+      setPlan("PRO");
+      await invalidatePlanLimits(redis, t);
+      await planBecomes(one, t, "PRO");
+      await planBecomes(two, t, "PRO");
+    });
   });
 
   it("drops every tenant's entry, shared and in-process, when the plan catalogue changes", async () => {
     const [a, b] = [tenant(), tenant()];
-    let plan = "FREE";
-    let loads = 0;
-    const load = async () => {
-      loads++;
-      return limits(plan);
-    };
-    const one = createPlanLimitsCache({ redisUrl, load, logger });
-    const two = createPlanLimitsCache({ redisUrl, load, logger });
-    try {
+    await withTwoCaches(async ({ one, two, setPlan, loads }) => {
       await one.get(a);
       await one.get(b);
       expect((await two.get(a)).planCode).toBe("FREE");
-      expect(loads).toBe(2);
-      plan = "FREE-2";
+      expect(loads()).toBe(2);
+      setPlan("FREE-2");
       await invalidateAllPlanLimits(redis);
-      await eventually(
-        async () => (await one.get(a)).planCode,
-        (code) => code === "FREE-2",
-      );
-      await eventually(
-        async () => (await two.get(b)).planCode,
-        (code) => code === "FREE-2",
-      );
-    } finally {
-      await one.close();
-      await two.close();
-    }
+      await planBecomes(one, a, "FREE-2");
+      await planBecomes(two, b, "FREE-2");
+    });
   });
 
   it("does not keep what a load read before an invalidation that overtook it", async () => {
