@@ -56,33 +56,30 @@ describe("createAnswerSharing", () => {
     expect(await b.answer("{}", async () => "B")).toBe("B");
   });
 
-  it("answers a same-looking later event anew for a subscriber that already had the first", async () => {
+  /** Two joined subscribers of one group, and an answer that counts how often it was computed. */
+  function twoJoined() {
     const sharing = createAnswerSharing<number>();
     const [a, b] = [sharing.subscriber("group"), sharing.subscriber("group")];
     a.join();
     b.join();
     let computed = 0;
-    const compute = async () => ++computed;
+    return { sharing, a, b, compute: async () => ++computed, computed: () => computed };
+  }
+
+  it("answers a same-looking later event anew for a subscriber that already had the first", async () => {
+    const { a, b, compute, computed } = twoJoined();
     expect(await a.answer("{}", compute)).toBe(1);
     // `a` receives the same-looking event again before `b` had the first: a new event for `a`...
     expect(await a.answer("{}", compute)).toBe(2);
     // ...and `b` receives both in turn.
     expect(await b.answer("{}", compute)).toBe(1);
     expect(await b.answer("{}", compute)).toBe(2);
-    expect(computed).toBe(2);
+    expect(computed()).toBe(2);
   });
 
   it("keeps no answer for a subscriber that has not joined or has left", async () => {
-    const sharing = createAnswerSharing<number>();
-    const [a, b, late] = [
-      sharing.subscriber("group"),
-      sharing.subscriber("group"),
-      sharing.subscriber("group"),
-    ];
-    a.join();
-    b.join();
-    let computed = 0;
-    const compute = async () => ++computed;
+    const { sharing, a, b, compute } = twoJoined();
+    const late = sharing.subscriber("group");
     expect(await a.answer("{}", compute)).toBe(1);
     // Not joined when the event was answered: it may not take that answer.
     late.join();
@@ -95,12 +92,7 @@ describe("createAnswerSharing", () => {
   it("hands out no answer older than a few seconds", async () => {
     vi.useFakeTimers({ toFake: ["performance"] });
     try {
-      const sharing = createAnswerSharing<number>();
-      const [a, b] = [sharing.subscriber("group"), sharing.subscriber("group")];
-      a.join();
-      b.join();
-      let computed = 0;
-      const compute = async () => ++computed;
+      const { a, b, compute } = twoJoined();
       expect(await a.answer("{}", compute)).toBe(1);
       vi.advanceTimersByTime(6_000);
       expect(await b.answer("{}", compute)).toBe(2);
