@@ -17,6 +17,14 @@ export interface RunningServer {
  */
 export const SERVER_KEEP_ALIVE_MS = 65_000;
 
+/**
+ * Connections the kernel may hold for the server before it accepts them. Node's default, 511, overflowed
+ * when thousands of subscriptions arrived at once (5,000 WebSockets at the gateway, each opening a stream
+ * to the projects subgraph): the kernel dropped handshakes (TcpExtListenOverflows) and some streams were
+ * reset (ECONNRESET) while connecting. The kernel caps it at net.core.somaxconn (4096 on current Linux).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** Listens on `port` (0 picks a free one, as tests do) and resolves once it accepts connections. */
 export function listen(handler: RequestListener, port: number, host = "0.0.0.0"): Promise<RunningServer> {
   const server = createServer(handler);
@@ -26,7 +34,7 @@ export function listen(handler: RequestListener, port: number, host = "0.0.0.0")
   server.headersTimeout = SERVER_KEEP_ALIVE_MS + 1_000;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       const actual = (server.address() as AddressInfo).port;
       resolve({
         server,
