@@ -44,3 +44,40 @@ describe("internal context credential and scopes", () => {
     expect(await verifyInternalContext(secret, token)).toBeNull();
   });
 });
+
+describe("internal context verification", () => {
+  const claims = { rid: "r4", tid: tenantId, roles: ["OWNER"], cred: "user", scp: ["read", "write"] };
+  const hs256 = (build: (jwt: SignJWT) => SignJWT, key = secret) =>
+    build(new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(userId)).sign(
+      new TextEncoder().encode(key),
+    );
+  const valid = (jwt: SignJWT) =>
+    jwt
+      .setIssuer("coditect-gateway")
+      .setAudience("coditect-subgraphs")
+      .setIssuedAt()
+      .setExpirationTime("60s");
+
+  it("accepts a context another HS256 implementation signed with the secret (the control)", async () => {
+    expect((await verifyInternalContext(secret, await hs256(valid)))?.principal?.tenantId).toBe(tenantId);
+  });
+
+  it.each([
+    ["another issuer", (jwt: SignJWT) => valid(jwt).setIssuer("someone-else")],
+    ["another audience", (jwt: SignJWT) => valid(jwt).setAudience("someone-else")],
+    ["no expiry", (jwt: SignJWT) => jwt.setIssuer("coditect-gateway").setAudience("coditect-subgraphs")],
+    [
+      "an expiry in the past",
+      (jwt: SignJWT) => valid(jwt).setExpirationTime(Math.floor(Date.now() / 1000) - 1),
+    ],
+  ])("refuses a context with %s", async (_name, build) => {
+    expect(await verifyInternalContext(secret, await hs256(build))).toBeNull();
+  });
+
+  it("refuses another secret's signature and a payload changed after signing", async () => {
+    expect(await verifyInternalContext(secret, await hs256(valid, "t".repeat(32)))).toBeNull();
+    const [header, , signature] = (await hs256(valid)).split(".");
+    const forged = Buffer.from(JSON.stringify({ ...claims, tid: userId })).toString("base64url");
+    expect(await verifyInternalContext(secret, `${header}.${forged}.${signature}`)).toBeNull();
+  });
+});
