@@ -31,26 +31,28 @@ export interface AuditEntryInput {
   requestId: string;
 }
 
+/** One row of `audit_entries`, as {@link auditRows} builds it. */
+interface AuditRow {
+  tenantId: string;
+  id: string;
+  actorType: AuditActorType;
+  actorId: string | null;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  requestId: string;
+}
+
 /** The delegate an audit write needs: a transaction of the tenant or the cross-tenant client. */
 export interface AuditWriter {
   auditEntry: {
-    createMany(args: {
-      data: Array<{
-        tenantId: string;
-        id: string;
-        actorType: AuditActorType;
-        actorId: string | null;
-        action: string;
-        targetType: string | null;
-        targetId: string | null;
-        requestId: string;
-      }>;
-    }): PromiseLike<unknown>;
+    create(args: { data: AuditRow; select: { id: true } }): PromiseLike<unknown>;
+    createMany(args: { data: AuditRow[] }): PromiseLike<unknown>;
   };
 }
 
 /** Rows for `auditEntry.createMany`, ids in order (UUIDv7), so a page of entries keeps its order. */
-export function auditRows(entries: readonly AuditEntryInput[]) {
+export function auditRows(entries: readonly AuditEntryInput[]): AuditRow[] {
   return entries.map((entry) => ({
     tenantId: entry.tenantId,
     id: newId(),
@@ -69,8 +71,11 @@ export function auditRows(entries: readonly AuditEntryInput[]) {
  * cross-tenant client, one call can write to many tenants' logs (a platform administrator's page).
  */
 export async function appendAuditEntries(tx: AuditWriter, entries: readonly AuditEntryInput[]) {
-  if (entries.length === 0) return;
-  await tx.auditEntry.createMany({ data: auditRows(entries) });
+  const rows = auditRows(entries);
+  // A mutation's own entry, the common case, is a `create`: Prisma keeps the query plan of a create
+  // but compiles every createMany anew (0.4 ms of CPU each, a twentieth of a createTask in projects).
+  if (rows.length === 1) await tx.auditEntry.create({ data: rows[0]!, select: { id: true } });
+  else if (rows.length > 1) await tx.auditEntry.createMany({ data: rows });
 }
 
 /** Models whose writes are bookkeeping of a change, never its target. */
