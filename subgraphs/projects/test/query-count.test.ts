@@ -108,21 +108,30 @@ describe("a page of 50 tasks with their assignees through the gateway", () => {
 });
 
 describe("createTask", () => {
+  /** The statements of one createTask, as `<verb> <table>`, with its COMMITs. */
+  async function statementsOf(create: () => Promise<unknown>) {
+    platform.queries.length = 0;
+    await create();
+    const statements = dataQueries(platform.queries);
+    return {
+      kinds: statements.map((sql) => `${sql.trim().split(/\s/)[0]} ${/"public"\."(\w+)"/.exec(sql)?.[1]}`),
+      listing: statements.join("\n---\n"),
+      commits: platform.queries.filter((sql) => /^\s*COMMIT\b/i.test(sql)).length,
+    };
+  }
+
   it("checks, writes the task, its timeline entry, both events and the audit entry in one transaction", async () => {
     const owner = await signUpTenant(platform.gatewayUrl, "count-create");
     const api = client(platform, owner.token);
+    const member = await addMember(platform, owner, "MEMBER");
     const project = await createProject(api, { name: "Written" });
     // The first write of a token warms what every later request finds cached.
-    await createTask(api, { projectId: project.id, title: "first", assigneeId: owner.userId });
+    await createTask(api, { projectId: project.id, title: "first", assigneeId: member.userId });
 
-    platform.queries.length = 0;
-    await createTask(api, { projectId: project.id, title: "counted", assigneeId: owner.userId });
-
-    const statements = dataQueries(platform.queries);
-    const kinds = statements.map(
-      (sql) => `${sql.trim().split(/\s/)[0]} ${/"public"\."(\w+)"/.exec(sql)?.[1]}`,
+    const assigned = await statementsOf(() =>
+      createTask(api, { projectId: project.id, title: "counted", assigneeId: member.userId }),
     );
-    expect(kinds, statements.join("\n---\n")).toEqual([
+    expect(assigned.kinds, assigned.listing).toEqual([
       "SELECT projects", // live and not archived
       "SELECT memberships", // the assignee is a member
       "SELECT tasks", // the card's place in its column
@@ -132,6 +141,13 @@ describe("createTask", () => {
       "INSERT outbox_events", // ...and written by one statement
       "INSERT audit_entries",
     ]);
-    expect(platform.queries.filter((sql) => /^\s*COMMIT\b/i.test(sql))).toHaveLength(1);
+    expect(assigned.commits).toBe(1);
+
+    // Assigning yourself: the gateway vouched for your membership.
+    const own = await statementsOf(() =>
+      createTask(api, { projectId: project.id, title: "mine", assigneeId: owner.userId }),
+    );
+    expect(own.kinds, own.listing).toEqual(assigned.kinds.filter((kind) => kind !== "SELECT memberships"));
+    expect(own.commits).toBe(1);
   });
 });

@@ -1,4 +1,4 @@
-import { badUserInput, notFound, requirePrincipal, requireRole } from "@app/common";
+import { badUserInput, notFound, type Principal, requirePrincipal, requireRole } from "@app/common";
 import { toConnection } from "@app/common/pagination";
 import { parseInput, text } from "@app/common/validation";
 import { type ActivityVerb, isUuid, newId, type Task } from "@app/db";
@@ -84,9 +84,17 @@ const TASK_FIELDS = [
   "labels",
 ] as const satisfies ReadonlyArray<keyof Task>;
 
-/** Memberships belong to identity; reading them here keeps a task's assignee inside the tenant. */
-async function requireMember(tx: Tx, tenantId: string, userId: string, field: string) {
-  const member = await tx.membership.findUnique({ where: { tenantId_userId: { tenantId, userId } } });
+/**
+ * Memberships belong to identity; reading them here keeps a task's assignee inside the tenant. Users
+ * who assign themselves are not read: the gateway vouched for their membership, as for every write
+ * they make (removal from the organization ends their sessions). An API key's user id is the key's own,
+ * never a member's, so it is read and refused.
+ */
+async function requireMember(tx: Tx, principal: Principal, userId: string, field: string) {
+  if (principal.credential === "user" && userId === principal.userId) return;
+  const member = await tx.membership.findUnique({
+    where: { tenantId_userId: { tenantId: principal.tenantId, userId } },
+  });
   if (!member) throw badUserInput(field, "is not a member of this organization");
 }
 
@@ -119,13 +127,14 @@ function recordTaskChange(
 }
 
 export async function createTask(ctx: Context, input: unknown) {
-  const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
+  const principal = requireRole(ctx.principal, "MEMBER");
+  const { tenantId, userId } = principal;
   const data = parseInput(createTaskInput, input);
   // The checks run in the write's transaction: no transaction of their own.
   const task = await retryOnUniqueViolation(() =>
     ctx.db.$transaction(async (tx) => {
       await requireWritableProject(ctx, data.projectId, tx);
-      if (data.assigneeId) await requireMember(tx, tenantId, data.assigneeId, "input.assigneeId");
+      if (data.assigneeId) await requireMember(tx, principal, data.assigneeId, "input.assigneeId");
       const status = data.status ?? "TODO";
       const created = await tx.task.create({
         data: {
@@ -182,12 +191,13 @@ const taskId = (id: string) => {
 };
 
 export async function updateTask(ctx: Context, input: unknown) {
-  const { tenantId, userId } = requireRole(ctx.principal, "MEMBER");
+  const principal = requireRole(ctx.principal, "MEMBER");
+  const { tenantId, userId } = principal;
   const data = parseInput(updateTaskInput, input);
   const id = taskId(data.id);
   const task = await retryOnUniqueViolation(() =>
     ctx.db.$transaction(async (tx) => {
-      if (data.assigneeId) await requireMember(tx, tenantId, data.assigneeId, "input.assigneeId");
+      if (data.assigneeId) await requireMember(tx, principal, data.assigneeId, "input.assigneeId");
       const before = await writableTask(tx, id, data.version);
       const changes: Partial<Task> = {};
       if (data.title != null) changes.title = data.title;
