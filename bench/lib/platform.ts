@@ -7,6 +7,7 @@ import { relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { request } from "undici";
 import { SUBGRAPHS, type SubgraphName } from "../../scripts/subgraphs.ts";
 import { freePort } from "../../test/redis.ts";
 import { within } from "../stats.ts";
@@ -249,7 +250,10 @@ export async function gql<T>(
   token?: string,
   headers: Record<string, string> = {},
 ): Promise<T> {
-  const response = await fetch(url, {
+  // undici's request rather than fetch: the load generator shares the machine with the platform it
+  // measures, and fetch's Request, Response and web streams cost it about four times the CPU per request
+  // (234 against 51 µs, client and a trivial server in one process, warm).
+  const response = await request(url, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -258,8 +262,9 @@ export async function gql<T>(
     },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as GraphQLResult<T>;
-  if (!body.data || body.errors?.length) throw new Error(`${response.status} ${JSON.stringify(body.errors)}`);
+  const body = (await response.body.json()) as GraphQLResult<T>;
+  if (!body.data || body.errors?.length)
+    throw new Error(`${response.statusCode} ${JSON.stringify(body.errors)}`);
   return body.data;
 }
 
