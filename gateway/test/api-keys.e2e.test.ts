@@ -285,14 +285,14 @@ describe("revocation", () => {
     }
   });
 
-  it("closes a WebSocket opened with the key (4403)", async () => {
-    const { secret, apiKey } = await createKey(a.token, { scopes: ["READ"] });
+  /** A graphql-ws connection acknowledged for `credential`, and the close code it ends with. */
+  async function openConnection(credential: string) {
     const socket = new WebSocket(platform.gatewayWsUrl, "graphql-transport-ws");
     const closed = new Promise<number>((resolve) => socket.on("close", (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
       socket.on("open", () =>
         socket.send(
-          JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${secret}` } }),
+          JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${credential}` } }),
         ),
       );
       socket.on("message", (data) => {
@@ -300,11 +300,26 @@ describe("revocation", () => {
       });
       socket.on("error", reject);
     });
+    return { socket, closed };
+  }
+
+  it("closes every WebSocket opened with the key (4403), and no other", async () => {
+    const { secret, apiKey } = await createKey(a.token, { scopes: ["READ"] });
+    // The gateway checks each credential once for all its connections: both must close.
+    const withKey = [await openConnection(secret), await openConnection(secret)];
+    const withToken = await openConnection(a.token);
     const started = Date.now();
     await gql(platform.gatewayUrl, REVOKE_KEY, { token: a.token, variables: { id: apiKey.id } });
-    expect(await closed).toBe(4403);
+    expect(await Promise.all(withKey.map((c) => c.closed))).toEqual([4403, 4403]);
     // Rechecked every 5 s through the cache that Redis's revocation message has already cleared.
     expect(Date.now() - started).toBeLessThan(redisUrl ? 10_000 : 70_000);
+    // The owner's connection outlives a further check of every credential.
+    const stillOpen = await Promise.race([
+      withToken.closed.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 6_000)),
+    ]);
+    expect(stillOpen).toBe(true);
+    withToken.socket.close();
   });
 
   it("without Redis, is seen within the cache lifetime", async () => {
