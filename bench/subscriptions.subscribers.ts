@@ -1,6 +1,6 @@
 // A subscriber process of `bench/subscriptions.ts`, which forks one or more of these so the load
 // generator's WebSockets are not in the gateway's process (they still share the machine's cores). Each
-// subscriber is its own graphql-ws connection with its own token, as a browser tab would be, subscribed
+// subscriber is its own graphql-ws connection with its tenant owner's token, as a browser tab would be, subscribed
 // to `taskChanged` of one project. It checks every event it receives (the task belongs to its project
 // and its tenant) and keeps the arrival time; the parent collects everything over IPC.
 import { type Client, createClient } from "graphql-ws";
