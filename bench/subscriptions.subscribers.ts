@@ -7,7 +7,7 @@ import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
 
 export const TASK_CHANGED = `subscription TaskChanged($p: ID!) {
-  taskChanged(projectId: $p) { kind task { id title assignee { email } } }
+  taskChanged(projectId: $p) { kind task { id title createdAt assignee { email } } }
 }`;
 
 /** One subscriber: who it is and what it may receive. */
@@ -19,8 +19,17 @@ export interface SubscriberSpec {
   ownerEmail: string;
 }
 
-/** A received event of the measured load: subscriber index, mutation number, task id, arrival (epoch ms). */
-export type Delivery = [subscriber: number, seq: number, taskId: string, receivedAt: number];
+/**
+ * A received event of the measured load: subscriber index, mutation number, task id, arrival, and the
+ * task's `createdAt`, stamped inside the transaction that committed it (all epoch ms).
+ */
+export type Delivery = [
+  subscriber: number,
+  seq: number,
+  taskId: string,
+  receivedAt: number,
+  writtenAt: number,
+];
 
 export type ToSubscribers =
   | { type: "open"; url: string; subscribers: SubscriberSpec[]; concurrency: number; timeoutMs: number }
@@ -54,7 +63,10 @@ export const epochNow = () => performance.timeOrigin + performance.now();
 const MAX_EXAMPLES = 10;
 
 interface TaskChangedData {
-  taskChanged?: { kind: string; task: { id: string; title: string; assignee: { email: string } | null } };
+  taskChanged?: {
+    kind: string;
+    task: { id: string; title: string; createdAt: string; assignee: { email: string } | null };
+  };
 }
 
 function run() {
@@ -92,7 +104,7 @@ function run() {
       return;
     }
     if (words[0] === "probe") probed.add(spec.index);
-    else deliveries.push([spec.index, Number(words[1]), task.id, receivedAt]);
+    else deliveries.push([spec.index, Number(words[1]), task.id, receivedAt, Date.parse(task.createdAt)]);
   }
 
   /** Connects one subscriber and subscribes; resolves once the gateway acknowledged the connection. */

@@ -349,8 +349,9 @@ function analyse(sent: Sent[], subscribersOf: Map<string, number[]>, deliveries:
   let duplicates = 0;
   let mismatched = 0;
   const sinceSend: number[] = [];
+  const sinceWritten: number[] = [];
   const sinceResponse: number[] = [];
-  for (const [subscriber, seq, taskId, receivedAt] of deliveries) {
+  for (const [subscriber, seq, taskId, receivedAt, writtenAt] of deliveries) {
     const s = sent[seq];
     // The subscriber checked the title's project; the task id ties the event to the mutation's answer.
     if (!s || s.taskId !== taskId || !subscribersOf.get(s.projectId)?.includes(subscriber)) {
@@ -364,6 +365,7 @@ function analyse(sent: Sent[], subscribersOf: Map<string, number[]>, deliveries:
     }
     seen.add(key);
     sinceSend.push(receivedAt - s.sentAt);
+    sinceWritten.push(receivedAt - writtenAt);
     sinceResponse.push(receivedAt - s.respondedAt!);
   }
   return {
@@ -374,6 +376,7 @@ function analyse(sent: Sent[], subscribersOf: Map<string, number[]>, deliveries:
     duplicates,
     mismatched,
     sinceSend,
+    sinceWritten,
     sinceResponse,
   };
 }
@@ -607,7 +610,11 @@ try {
     count: reports.reduce((n, r) => n + r.closes.count, 0),
     examples: reports.flatMap((r) => r.closes.examples).slice(0, 10),
   };
-  const latency = { sinceSendStamp: withMax(result.sinceSend), sinceResponse: withMax(result.sinceResponse) };
+  const latency = {
+    sinceSendStamp: withMax(result.sinceSend),
+    sinceWritten: withMax(result.sinceWritten),
+    sinceResponse: withMax(result.sinceResponse),
+  };
   const mutationMs = withMax(ok.map((s) => s.respondedAt! - s.sentAt));
   // The slowest createTask sent in each second of the load: stalls show as runs of high values.
   const slowestBySecond: number[] = [];
@@ -639,6 +646,7 @@ try {
   console.log("\ndelivery latency, commit to client (ms)");
   console.table({
     "since send (title stamp, upper bound)": latency.sinceSendStamp,
+    "since written in its transaction (upper bound)": latency.sinceWritten,
     "since HTTP response (lower bound)": latency.sinceResponse,
     "createTask HTTP round trip": mutationMs,
   });
@@ -678,7 +686,10 @@ try {
     console.table(profileSummary!.byFunction);
   }
 
-  const p99 = latency.sinceSendStamp?.p99 ?? Number.POSITIVE_INFINITY;
+  // Commit lies between the task's createdAt (stamped in the committing transaction) and the mutation's
+  // answer: the tighter upper bound is the target's measure. Since send also counts the mutation's wait
+  // for the gateway, the subgraph and a connection, all before the commit.
+  const p99 = latency.sinceWritten?.p99 ?? Number.POSITIVE_INFINITY;
   const targets = {
     p99UnderMs: { target: TARGETS.p99Ms, measured: p99, met: p99 < TARGETS.p99Ms },
     gatewayKBPerSubscription: {
