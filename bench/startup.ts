@@ -4,21 +4,24 @@ import { spawn } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePortBase } from "./lib/platform.ts";
 import { machine } from "./machine.ts";
 
-const PORT_BASE = 34000;
 // `--smoke`: one round, results not written (CI keeps the harness from rotting).
 const SMOKE = process.argv.includes("--smoke");
 const ROUNDS = SMOKE ? 1 : Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3);
 
 async function timeToFirstAnswer(dataDir: string): Promise<number> {
+  // The gateway, four subgraphs and the worker, then the embedded PostgreSQL: free ports, picked anew
+  // each time (a fixed 34000 collided with the machine's outgoing connections in CI).
+  const portBase = await freePortBase(7);
   const started = performance.now();
   const child = spawn("npm", ["start", "--silent"], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,
-      PORT_BASE: String(PORT_BASE),
-      EMBEDDED_PG_PORT: "34999",
+      PORT_BASE: String(portBase),
+      EMBEDDED_PG_PORT: String(portBase + 6),
       LOG_LEVEL: "warn",
     },
     stdio: ["ignore", "ignore", "inherit"],
@@ -33,7 +36,7 @@ async function timeToFirstAnswer(dataDir: string): Promise<number> {
       if (exitCode !== null) throw new Error(`npm start exited with ${exitCode} before answering`);
       if (performance.now() - started > 120_000) throw new Error("no answer within 120 s");
       try {
-        const response = await fetch(`http://127.0.0.1:${PORT_BASE}/graphql`, {
+        const response = await fetch(`http://127.0.0.1:${portBase}/graphql`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ query: "{ plans { code } }" }),

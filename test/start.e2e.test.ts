@@ -38,8 +38,9 @@ async function freePortRange(size: number, from: number): Promise<number> {
 
 let dir: string;
 beforeAll(async () => {
-  PORT_BASE = await freePortRange(6, 36_000); // gateway, four subgraphs, worker
-  PG_PORT = await freePortRange(1, 46_000);
+  // Below Linux's ephemeral ports (32768 and up), which the suite's own outgoing connections take.
+  PORT_BASE = await freePortRange(6, 20_000); // gateway, four subgraphs, worker
+  PG_PORT = await freePortRange(1, 10_000);
   GATEWAY = `http://127.0.0.1:${PORT_BASE}/graphql`;
   dir = await mkdtemp(join(tmpdir(), "coditect-start-"));
   await chmod(dir, 0o755);

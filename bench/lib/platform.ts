@@ -119,7 +119,12 @@ export async function findServices(root: number): Promise<Record<Service, number
  * Below Linux's ephemeral range (32768-60999): a port there can be taken by any outgoing connection
  * on the machine between this check and the service's listen.
  */
-export async function freePortBase(): Promise<number> {
+/**
+ * The first of `size` consecutive free ports (10 at most), below Linux's ephemeral range (32768 and up):
+ * a fixed port up there can be held at any moment by one of the thousands of outgoing connections a
+ * benchmark opens, and `npm start` then fails with EADDRINUSE.
+ */
+export async function freePortBase(size = 6): Promise<number> {
   const free = (port: number) =>
     new Promise<boolean>((resolve) => {
       const server = createServer();
@@ -131,7 +136,7 @@ export async function freePortBase(): Promise<number> {
   for (let i = 0; i < 100; i++) {
     const base = 27_000 + ((first + i) % 100) * 10;
     let ok = true;
-    for (let port = base; ok && port < base + 6; port++) ok = await free(port);
+    for (let port = base; ok && port < base + size; port++) ok = await free(port);
     if (ok) return base;
   }
   throw new Error("no free ports between 27000 and 28000");
