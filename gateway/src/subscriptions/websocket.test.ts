@@ -5,7 +5,7 @@ import { GraphQLError } from "graphql";
 import { createSchema, createYoga } from "graphql-yoga";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { attachWebSocketServer, CLOSE_CODES } from "./websocket.ts";
+import { attachWebSocketServer, CLOSE_CODES, type WebSocketOptions } from "./websocket.ts";
 
 // The socket-level behaviour of the gateway's graphql-ws server, with a schema of its own: an event
 // stream as fast and as large as a test needs, which the platform's task events are not.
@@ -51,13 +51,21 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((s) => s.close()));
 });
 
-async function start(options: { keepAliveMs?: number; sendTimeoutMs?: number } = {}): Promise<Started> {
+async function start(
+  options: {
+    keepAliveMs?: number;
+    sendTimeoutMs?: number;
+    authenticate?: WebSocketOptions["authenticate"];
+    recheckMs?: number;
+  } = {},
+): Promise<Started> {
   const yoga = createYoga({ schema, graphqlEndpoint: "/graphql", logging: false });
   const server = createServer(yoga);
   const ws = attachWebSocketServer(server, {
     yoga,
     logger: createLogger("test", "silent"),
-    authenticate: async () => null,
+    authenticate: options.authenticate ?? (async () => null),
+    recheckMs: options.recheckMs,
     keepAliveMs: options.keepAliveMs ?? 60_000,
     sendTimeoutMs: options.sendTimeoutMs ?? 60_000,
     maxBufferedBytes: 64 * 1024 * 1024,
@@ -78,7 +86,7 @@ async function start(options: { keepAliveMs?: number; sendTimeoutMs?: number } =
 }
 
 /** A graphql-ws client by hand, so a test can stop reading or stop answering pings. */
-async function connect(url: string, options: { autoPong?: boolean } = {}) {
+async function connect(url: string, options: { autoPong?: boolean; authorization?: string } = {}) {
   const socket = new WebSocket(url, "graphql-transport-ws", { autoPong: options.autoPong ?? true });
   const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
   const messages: { type: string; id?: string }[] = [];
@@ -87,7 +95,12 @@ async function connect(url: string, options: { autoPong?: boolean } = {}) {
     socket.once("open", resolve);
     socket.once("error", reject);
   });
-  socket.send(JSON.stringify({ type: "connection_init" }));
+  socket.send(
+    JSON.stringify({
+      type: "connection_init",
+      ...(options.authorization ? { payload: { Authorization: options.authorization } } : {}),
+    }),
+  );
   await until(() => messages.some((m) => m.type === "connection_ack"));
   return {
     socket,
@@ -165,5 +178,28 @@ describe("the gateway's WebSocket server", () => {
     await until(() => client.events() > 3);
     expect(client.socket.readyState).toBe(WebSocket.OPEN);
     client.socket.close();
+  });
+  it("keeps a connection whose recheck could not be made, and closes it (4403) on a refusal", async () => {
+    const principal = { tenantId: "t", userId: "u", roles: ["MEMBER"], credential: "user", scopes: ["read"] };
+    let answer: "ok" | "unavailable" | "refused" = "ok";
+    const { url } = await start({
+      recheckMs: 100,
+      authenticate: async () => {
+        if (answer === "unavailable")
+          throw new GraphQLError("status unavailable", { extensions: { code: "INTERNAL_SERVER_ERROR" } });
+        if (answer === "refused")
+          throw new GraphQLError("revoked", { extensions: { code: "UNAUTHENTICATED" } });
+        return principal as never;
+      },
+    });
+    const client = await connect(url, { authorization: "Bearer t" });
+    answer = "unavailable";
+    const keptThrough = await Promise.race([
+      client.closed.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 600)),
+    ]);
+    expect(keptThrough).toBe(true);
+    answer = "refused";
+    expect(await client.closed).toBe(CLOSE_CODES.FORBIDDEN);
   });
 });

@@ -123,8 +123,19 @@ export function attachWebSocketServer(server: Server, options: WebSocketOptions)
   const byCredential = new Map<string, { sockets: Set<WebSocket>; dueAt: number }>();
   function recheck(authorization: string, sockets: Set<WebSocket>) {
     options.authenticate(authorization).catch((error: unknown) => {
+      const { code, reason } =
+        (error as { extensions?: { code?: unknown; reason?: unknown } }).extensions ?? {};
+      // Only a refusal closes: a check that could not be made (the organization's status unavailable
+      // under load, say) is tried again at the next one. The connection's own checks were made when it
+      // opened, and a new connection is still refused while the status cannot be read.
+      if (code !== "UNAUTHENTICATED" && code !== "FORBIDDEN") {
+        options.logger.warn(
+          { err: error },
+          "could not recheck a WebSocket credential; kept until the next check",
+        );
+        return;
+      }
       byCredential.delete(authorization);
-      const reason = (error as { extensions?: { reason?: unknown } }).extensions?.reason;
       for (const socket of sockets)
         socket.close(
           CLOSE_CODES.FORBIDDEN,
