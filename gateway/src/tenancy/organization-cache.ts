@@ -16,8 +16,8 @@ const MAX_ENTRIES = 100_000;
  * Each answer is trusted for a random part (the last fifth taken off at most) of the lifetime, so the
  * answers fetched together do not all expire together: in the realtime benchmark (500 tenants, their
  * 5,000 subscriptions' credentials rechecked every 5 s) expiries stayed bunched, and each bunch sent
- * about a hundred status requests to the tenants subgraph within a second, every 6-7 s, which took the
- * two cores from the requests in flight (createTask stalled 300-560 ms in those seconds).
+ * about a hundred status requests to the tenants subgraph within a second. Two of that run's createTask
+ * stalls fell in such seconds; a rerun with the spread still had stalls, so this was not their only cause.
  */
 const TTL_JITTER = 0.2;
 const jittered = (ttlMs: number) => Math.round(ttlMs * (1 - TTL_JITTER * Math.random()));
