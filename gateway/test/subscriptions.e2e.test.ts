@@ -190,6 +190,69 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     }
   });
 
+  it("opens one projects stream per user and subscription, kept while any of the user's subscribers lasts", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "streams");
+    const member = await joinOrganization(a, owner, "MEMBER", "member");
+    const project = await gql(a.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "Streams" },
+    });
+    const projectId = project.data!.createProject.project.id;
+    // A gateway whose subscriptions to projects pass a recording proxy; mutations go through gateway A.
+    const projects = await startRecordingProxy(a.subgraphUrls.projects);
+    const gateway = await startGateway(a, { PROJECTS_URL: projects.url });
+    const wsUrl = gateway.url.replace(/^http/, "ws");
+    const streamsOpened = () => projects.bodies.filter((b) => b.query.includes("taskChanged")).length;
+    let count = 0;
+    const createTask = async () => {
+      count += 1;
+      const created = await gql(a.gatewayUrl, CREATE_TASK, {
+        token: owner.token,
+        variables: { input: { projectId, title: `Task ${count}` } },
+      });
+      expect(created.errors).toBeUndefined();
+    };
+    const titles = (r: Received) =>
+      r.events.map((e) => (e as { taskChanged: { task: { title: string } } }).taskChanged.task.title);
+    // Three tabs of the owner, one of a member.
+    const tabs = [owner, owner, owner, member].map((user) =>
+      subscribe(wsUrl, user.token, TASK_CHANGED, { projectId }),
+    );
+    const later: ReturnType<typeof subscribe>[] = [];
+    try {
+      await Promise.all(tabs.map((s) => s.acknowledged));
+      await new Promise((r) => setTimeout(r, 300)); // the subscriptions reach the subgraph and Redis
+      await createTask();
+      await eventually(() => tabs.every((s) => s.received.events.length === 1));
+      expect(streamsOpened()).toBe(2);
+
+      // One owner tab leaves: the others keep the stream.
+      await tabs[0]!.client.dispose();
+      await createTask();
+      await eventually(() => tabs.slice(1).every((s) => s.received.events.length === 2));
+
+      // The last owner tabs leave: the stream ends; a new tab opens one of its own.
+      await tabs[1]!.client.dispose();
+      await tabs[2]!.client.dispose();
+      later.push(subscribe(wsUrl, owner.token, TASK_CHANGED, { projectId }));
+      await later[0]!.acknowledged;
+      await eventually(streamsOpened, (n) => n === 3);
+      await new Promise((r) => setTimeout(r, 300));
+      await createTask();
+      await eventually(() => later[0]!.received.events.length === 1 && tabs[3]!.received.events.length === 3);
+
+      expect(titles(tabs[0]!.received)).toEqual(["Task 1"]);
+      expect(titles(tabs[2]!.received)).toEqual(["Task 1", "Task 2"]);
+      expect(titles(tabs[3]!.received)).toEqual(["Task 1", "Task 2", "Task 3"]);
+      expect(titles(later[0]!.received)).toEqual(["Task 3"]);
+      for (const { received } of [...tabs, ...later]) expect(received.errors).toEqual([]);
+    } finally {
+      await Promise.all([...tabs, ...later].map((s) => s.client.dispose()));
+      await gateway.close();
+      await projects.close();
+    }
+  });
+
   it("still resolves fields of other subgraphs for events more than a minute after subscribing", async () => {
     const owner = await signUpTenant(a.gatewayUrl, "long-lived");
     const project = await gql(a.gatewayUrl, CREATE_PROJECT, {

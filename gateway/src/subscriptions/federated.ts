@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import { operationFromDocument } from "@apollo/federation-internals";
 import { type ApolloGateway, buildOperationContext, executeQueryPlan } from "@apollo/gateway";
-import type { FetchNode, QueryPlan, QueryPlanner } from "@apollo/query-planner";
+import type { FetchNode, QueryPlan, QueryPlanner, SubscriptionNode } from "@apollo/query-planner";
 import { INTERNAL_CONTEXT_HEADER, type Logger } from "@app/common";
 import { traceHeaders } from "@app/common/tracing";
 import {
@@ -41,6 +41,38 @@ interface PlannedOperation {
   operationContext: ReturnType<typeof buildOperationContext>;
   /** The operation's events answered once per group of subscribers that get the same answer. */
   sharing: ReturnType<typeof createAnswerSharing<ExecutionResult>>;
+  /** The operation's open subgraph streams, by {@link streamKeyOf}. */
+  streams: Map<string, SubgraphStream>;
+}
+
+/** A subscriber of a shared subgraph stream: handed each answer, and the end (with a last result). */
+interface Listener {
+  next(result: ExecutionResult): void;
+  end(last?: ExecutionResult): void;
+}
+
+/** One stream from the subgraph, fanned out to every subscriber with the same key. */
+interface SubgraphStream {
+  listeners: Set<Listener>;
+  /** Ends the subgraph stream (when its last subscriber has left). */
+  close(): void;
+}
+
+/**
+ * Results a subscriber may have waiting before it counts as too slow and is ended (the subgraph's own
+ * bound, subgraphs/projects' watch.ts). A stalled socket is normally closed sooner by websocket.ts.
+ */
+const MAX_PENDING_RESULTS = 256;
+
+/**
+ * Subscribers with the same key share one stream from the subgraph: the same operation, variables and
+ * answer-deciding context (sharingKeyOf), and the same user, because the subgraph authorises and ends a
+ * stream per user (its subscribe-time checks, a membership removal). A user's tabs, or the parts of a
+ * page that watch one board, cost the subgraph and the gateway one stream: the subgraph sends each
+ * event once and the gateway reads it once, however many of them there are.
+ */
+function streamKeyOf(context: GatewayContext, variables: Record<string, unknown>): string {
+  return JSON.stringify([context.principal?.userId ?? null, sharingKeyOf(context, variables)]);
 }
 
 /**
@@ -74,6 +106,7 @@ function planOf(
         operationFromDocument(apiSchema as never, document, { operationName }),
       ),
       sharing: createAnswerSharing(),
+      streams: new Map(),
     };
     byName.set(operationName ?? "", planned);
   }
@@ -146,29 +179,30 @@ export interface FederatedSubscriptionOptions {
  * planner splits it into a primary fetch (the subscription field, on the subgraph that owns it) and the
  * rest (fields other subgraphs own, e.g. `assignee { email }` from identity). The primary fetch is
  * opened as a GraphQL-over-SSE subscription to that subgraph, with the same signed internal context as
- * any other request; for each event it sends, the rest of the plan runs through @apollo/gateway's own
- * executor, with the event standing in for the primary fetch's result, once per event for all the
- * subscribers that must get the same answer (shared-events.ts): the five subscribers of a project ask
- * identity once, not five times.
+ * any other request, and shared by the subscribers with the same stream key (streamKeyOf); for each
+ * event it sends, the rest of the plan runs through @apollo/gateway's own executor, with the event
+ * standing in for the primary fetch's result, once per event for all the subscribers that must get the
+ * same answer (shared-events.ts): the subscribers of a project ask identity once, whoever they are.
  */
 export function createFederatedSubscribe(options: FederatedSubscriptionOptions) {
   const { gateway, logger } = options;
 
-  return async function subscribe(
-    args: ExecutionArgs,
-  ): Promise<AsyncIterable<ExecutionResult> | ExecutionResult> {
-    const context = args.contextValue as GatewayContext;
-    const gatewayInternals = internals(gateway);
+  /**
+   * Opens the subgraph stream of `key` for its first subscriber (`context`, and its signed context),
+   * and lists it under `key` until it ends.
+   */
+  function openStream(
+    gatewayInternals: GatewayInternals,
+    planned: PlannedOperation,
+    key: string,
+    context: GatewayContext,
+    signed: string,
+    variables: Record<string, unknown>,
+    operationName: string | undefined,
+  ): SubgraphStream {
     const { apiSchema, supergraphSchema, serviceMap } = gatewayInternals;
-    const operationName = args.operationName ?? undefined;
-    const { plan, operationContext, sharing } = planOf(gatewayInternals, args.document, operationName);
-    if (plan.node?.kind !== "Subscription") {
-      return { errors: [new GraphQLError("Only subscription operations can be subscribed to.")] };
-    }
-    const { primary, rest } = plan.node;
-    const variables = args.variableValues ?? {};
-    const signed = await signedContextOf(context, options.internalSecret);
-    const shared = sharing.subscriber(sharingKeyOf(context, variables));
+    const { primary, rest } = planned.plan.node as SubscriptionNode;
+    const shared = planned.sharing.subscriber(sharingKeyOf(context, variables));
 
     const client = createClient({
       url: options.subgraphUrl(primary.serviceName),
@@ -217,7 +251,8 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
       const requestContext = {
         request: { query: "", variables, operationName },
         // Each event's fetches (identity for `assignee`...) sign a context of their own: the one
-        // signed at subscribe time lives 60 s, and a subscription lives much longer.
+        // signed at subscribe time lives 60 s, and a subscription lives much longer. The first
+        // subscriber's context stands for all: they share the user and what decides the answer.
         context: { ...context, signedContext: undefined } satisfies GatewayContext,
         metrics: {},
         logger: {
@@ -236,7 +271,7 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
           [EVENT_SERVICE]: { process: async () => ({ data: event.data, errors }) },
         } as never,
         requestContext as never,
-        operationContext,
+        planned.operationContext,
         supergraphSchema as never,
         apiSchema as never,
         undefined,
@@ -244,33 +279,105 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
       return result as ExecutionResult;
     }
 
+    let closed = false;
+    const stream: SubgraphStream = {
+      listeners: new Set(),
+      close() {
+        if (closed) return;
+        closed = true;
+        // From now on a new subscriber opens a stream of its own.
+        if (planned.streams.get(key) === stream) planned.streams.delete(key);
+        shared.leave();
+        void upstream.return?.();
+        client.dispose();
+      },
+    };
+    planned.streams.set(key, stream);
+    (async () => {
+      for await (const event of upstream) {
+        const answer = await shared.answer(JSON.stringify(event), () =>
+          resolveEvent(event as ExecutionResult),
+        );
+        // Handed over without waiting: a subscriber that reads slowly queues its own results.
+        for (const listener of stream.listeners) listener.next(answer);
+      }
+    })().then(
+      () => {
+        for (const listener of [...stream.listeners]) listener.end();
+        stream.close();
+      },
+      (error) => {
+        logger.warn(
+          { err: error, requestId: context.requestId },
+          "subscription stream from a subgraph failed",
+        );
+        const interrupted = {
+          errors: [new GraphQLError("The subscription was interrupted; subscribe again.")],
+        };
+        for (const listener of [...stream.listeners]) listener.end(interrupted);
+        stream.close();
+      },
+    );
+    return stream;
+  }
+
+  return async function subscribe(
+    args: ExecutionArgs,
+  ): Promise<AsyncIterable<ExecutionResult> | ExecutionResult> {
+    const context = args.contextValue as GatewayContext;
+    const gatewayInternals = internals(gateway);
+    const operationName = args.operationName ?? undefined;
+    const planned = planOf(gatewayInternals, args.document, operationName);
+    if (planned.plan.node?.kind !== "Subscription") {
+      return { errors: [new GraphQLError("Only subscription operations can be subscribed to.")] };
+    }
+    const variables = args.variableValues ?? {};
+    const key = streamKeyOf(context, variables);
+
     // A Repeater rather than an async generator: a client that leaves while no event is pending must
-    // end the subgraph stream now, not when the next event would have arrived.
+    // leave the stream now (and end it, if it was the last), not when the next event would have arrived.
+    // The stream is found or opened once the client reads (the Repeater starts then), so it cannot end
+    // between the two for want of subscribers.
     return new Repeater<ExecutionResult>(async (push, stop) => {
-      const pump = (async () => {
-        for await (const event of upstream) {
-          const answer = await shared.answer(JSON.stringify(event), () =>
-            resolveEvent(event as ExecutionResult),
-          );
+      let stream = planned.streams.get(key);
+      if (!stream) {
+        const signed = await signedContextOf(context, options.internalSecret);
+        // Another subscriber of the key may have opened it while this one signed.
+        stream =
+          planned.streams.get(key) ??
+          openStream(gatewayInternals, planned, key, context, signed, variables, operationName);
+      }
+      let pending = 0;
+      const listener: Listener = {
+        next(answer) {
+          if (pending >= MAX_PENDING_RESULTS) {
+            logger.warn({ requestId: context.requestId }, "ending a subscriber that fell too far behind");
+            void push({ errors: [slowConsumer()] });
+            stop();
+            return;
+          }
+          pending++;
           // A copy of its own: what a plugin sets on one subscriber's result stays with it.
-          await push({ ...answer });
-        }
-      })();
-      pump.then(
-        () => stop(),
-        (error) => {
-          logger.warn(
-            { err: error, requestId: context.requestId },
-            "subscription stream from a subgraph failed",
-          );
-          void push({ errors: [new GraphQLError("The subscription was interrupted; subscribe again.")] });
+          void push({ ...answer }).then(() => {
+            pending--;
+          });
+        },
+        end(last) {
+          if (last) void push(last);
           stop();
         },
-      );
+      };
+      stream.listeners.add(listener);
       await stop;
-      shared.leave();
-      await upstream.return?.();
-      client.dispose();
+      stream.listeners.delete(listener);
+      if (stream.listeners.size === 0) stream.close();
     });
   };
+}
+
+/** Ends a subscriber that fell behind: websocket.ts closes its connection with 4413. */
+function slowConsumer(): GraphQLError {
+  return new GraphQLError("Too many events waiting for this subscriber; subscribe again.", {
+    extensions: { code: "RATE_LIMITED", reason: "SLOW_CONSUMER" },
+  });
 }
