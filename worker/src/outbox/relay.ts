@@ -70,57 +70,81 @@ export function createRelay(options: RelayOptions) {
       wake = done;
     });
 
-  async function deliverTenant(tenantId: string): Promise<number> {
+  /**
+   * One round: the oldest undelivered events of up to `batchSize` tenants, up to `batchSize` each, read
+   * in one query, handed to their job queues in one insert, announced (each tenant's events in one
+   * script, in `seq` order; the tenants' scripts sent together) and marked delivered in one update.
+   * Four round trips a round however many tenants it serves: at 100 changes a second over 500 tenants
+   * each round serves several, and one tenant's turn no longer waits for the others' round trips.
+   * Resolves with how many were delivered.
+   */
+  async function drainOnce(): Promise<number> {
     const db = leader!;
     const { rows } = await db.query<{
+      tenant_id: string;
       seq: string;
       id: string;
       topic: string;
       payload: unknown;
       created_at: Date;
     }>(
-      `SELECT seq, id, topic, payload, created_at FROM outbox_events
-        WHERE tenant_id = $1 AND delivered_at IS NULL ORDER BY seq LIMIT $2`,
-      [tenantId, batchSize],
+      // The window is partitioned by the distribution column and the tenants are a list: on Citus both
+      // run on the workers, shard by shard.
+      `SELECT tenant_id, seq, id, topic, payload, created_at FROM (
+         SELECT tenant_id, seq, id, topic, payload, created_at,
+                row_number() OVER (PARTITION BY tenant_id ORDER BY seq) AS n
+           FROM outbox_events
+          WHERE delivered_at IS NULL
+            AND tenant_id = ANY(ARRAY(SELECT DISTINCT tenant_id FROM outbox_events
+                                       WHERE delivered_at IS NULL LIMIT $1))
+       ) AS pending
+       WHERE n <= $1
+       ORDER BY tenant_id, seq`,
+      [batchSize],
     );
     if (rows.length === 0) return 0;
-    const events: DeliverableEvent[] = rows.map((r) => ({
-      tenantId,
-      seq: BigInt(r.seq),
-      id: r.id,
-      topic: r.topic,
-      payload: r.payload,
-      createdAt: r.created_at,
-    }));
-    const jobs = events.flatMap((event) =>
+    const byTenant = new Map<string, DeliverableEvent[]>();
+    for (const r of rows) {
+      const events = byTenant.get(r.tenant_id) ?? [];
+      events.push({
+        tenantId: r.tenant_id,
+        seq: BigInt(r.seq),
+        id: r.id,
+        topic: r.topic,
+        payload: r.payload,
+        createdAt: r.created_at,
+      });
+      byTenant.set(r.tenant_id, events);
+    }
+    const jobs = [...byTenant.values()].flat().flatMap((event) =>
       (options.routes[event.topic] ?? []).map((queue) => ({
         id: jobId(event.id, queue),
         name: queue,
-        data: { eventId: event.id, tenantId, topic: event.topic, payload: event.payload },
+        data: { eventId: event.id, tenantId: event.tenantId, topic: event.topic, payload: event.payload },
       })),
     );
     if (jobs.length) await options.jobs.insert(jobs);
-    await options.sink.announce(tenantId, events).catch((error: unknown) => {
-      throw new SinkDeliveryError(error);
-    });
-    await options.afterDeliver?.(events);
-    await db.query(
-      "UPDATE outbox_events SET delivered_at = now() WHERE tenant_id = $1 AND seq = ANY($2::bigint[])",
-      [tenantId, events.map((e) => e.seq.toString())],
+    // A tenant whose announcement failed stays pending (and the round fails, to back off); the others
+    // are marked delivered.
+    const tenants = [...byTenant.entries()];
+    const announced = await Promise.allSettled(
+      tenants.map(([tenantId, events]) => options.sink.announce(tenantId, events)),
     );
-    options.onDelivered?.(events.length, Date.now() - events[0]!.createdAt.getTime());
-    return events.length;
-  }
-
-  /** One pass over every tenant with pending events; resolves with how many were delivered. */
-  async function drainOnce(): Promise<number> {
-    const { rows } = await leader!.query<{ tenant_id: string }>(
-      "SELECT DISTINCT tenant_id FROM outbox_events WHERE delivered_at IS NULL LIMIT $1",
-      [batchSize],
-    );
-    let delivered = 0;
-    for (const { tenant_id } of rows) delivered += await deliverTenant(tenant_id);
-    return delivered;
+    const deliveredByTenant = tenants.filter((_, i) => announced[i]!.status === "fulfilled");
+    const delivered = deliveredByTenant.flatMap(([, events]) => events);
+    if (delivered.length) {
+      await options.afterDeliver?.(delivered);
+      await db.query(
+        `UPDATE outbox_events SET delivered_at = now()
+          WHERE (tenant_id, seq) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))`,
+        [delivered.map((e) => e.tenantId), delivered.map((e) => e.seq.toString())],
+      );
+      for (const [, events] of deliveredByTenant)
+        options.onDelivered?.(events.length, Date.now() - events[0]!.createdAt.getTime());
+    }
+    const failed = announced.find((a) => a.status === "rejected");
+    if (failed) throw new SinkDeliveryError(failed.reason);
+    return delivered.length;
   }
 
   async function becomeLeader(): Promise<void> {
