@@ -26,7 +26,8 @@ export default async function setup(project: TestProject) {
     const dir = await mkdtemp(join(tmpdir(), "coditect-test-pg-"));
     // As root, PostgreSQL runs as OS user `postgres`, which must be able to enter the folder.
     await chmod(dir, 0o755);
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    // Below Linux's ephemeral range (32768-60999), where the client side of any connection may sit.
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
     const embedded = await startEmbeddedPostgres({
       dataDir: join(dir, "pg"),
       port,
