@@ -80,7 +80,7 @@ async function createProject(
     if (!withEvent) return null;
     const writer: OutboxWriter = {
       outboxSequence: { upsert: (args) => tx.outboxSequence.upsert(args).then(mark) },
-      outboxEvent: { createMany: (args) => tx.outboxEvent.createMany(args).then(mark) },
+      outboxEvent: { create: (args) => tx.outboxEvent.create(args).then(mark) },
     };
     const event = await emitEvent(writer, tenantId, {
       topic: "project.created",

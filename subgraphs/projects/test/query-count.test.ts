@@ -138,7 +138,8 @@ describe("createTask", () => {
       "INSERT tasks",
       "INSERT activities",
       "INSERT outbox_sequences", // task.changed and activity.recorded numbered at once...
-      "INSERT outbox_events", // ...and written by one statement
+      "INSERT outbox_events", // ...and written one by one (prisma/src/outbox.ts says why)
+      "INSERT outbox_events",
       "INSERT audit_entries",
     ]);
     expect(assigned.commits).toBe(1);
