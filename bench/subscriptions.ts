@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import pg from "pg";
 import { createScratchDatabase } from "../test/scratch-db.ts";
 import { tenantStreamKey } from "../worker/src/outbox/redis-sink.ts";
 import {
@@ -343,13 +344,19 @@ const expectedDeliveries = (sent: Sent[], subscribersOf: Map<string, number[]>) 
   sent.reduce((n, s) => n + (s.taskId ? (subscribersOf.get(s.projectId)?.length ?? 0) : 0), 0);
 
 /** Checks every delivery against what was sent, and times it. */
-function analyse(sent: Sent[], subscribersOf: Map<string, number[]>, deliveries: Delivery[]) {
+function analyse(
+  sent: Sent[],
+  subscribersOf: Map<string, number[]>,
+  deliveries: Delivery[],
+  committedAt: Map<string, number> | null,
+) {
   const expected = expectedDeliveries(sent, subscribersOf);
   const seen = new Set<string>();
   let duplicates = 0;
   let mismatched = 0;
   const sinceSend: number[] = [];
   const sinceWritten: number[] = [];
+  const sinceCommit: number[] = [];
   const sinceResponse: number[] = [];
   for (const [subscriber, seq, taskId, receivedAt, writtenAt] of deliveries) {
     const s = sent[seq];
@@ -366,6 +373,8 @@ function analyse(sent: Sent[], subscribersOf: Map<string, number[]>, deliveries:
     seen.add(key);
     sinceSend.push(receivedAt - s.sentAt);
     sinceWritten.push(receivedAt - writtenAt);
+    const committed = committedAt?.get(taskId);
+    if (committed !== undefined) sinceCommit.push(receivedAt - committed);
     sinceResponse.push(receivedAt - s.respondedAt!);
   }
   return {
@@ -377,8 +386,33 @@ function analyse(sent: Sent[], subscribersOf: Map<string, number[]>, deliveries:
     mismatched,
     sinceSend,
     sinceWritten,
+    sinceCommit,
     sinceResponse,
   };
+}
+
+/**
+ * When each task committed, by id, from PostgreSQL's commit timestamps (epoch ms, this machine's clock,
+ * as the subscribers' receipt times are): exact where `track_commit_timestamp` is on (a server setting,
+ * `ALTER SYSTEM SET track_commit_timestamp = on` and a restart), null where it is off. The tasks are
+ * only ever created, so each row's xmin is the transaction that created it.
+ */
+async function commitTimes(databaseUrl: string, taskIds: string[]): Promise<Map<string, number> | null> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows: setting } = await client.query<{ on: boolean }>(
+      "SELECT current_setting('track_commit_timestamp') = 'on' AS on",
+    );
+    if (!setting[0]?.on) return null;
+    const { rows } = await client.query<{ id: string; ms: number }>(
+      "SELECT id::text, extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 AS ms FROM tasks WHERE id = ANY($1::uuid[])",
+      [taskIds],
+    );
+    return new Map(rows.map((r) => [r.id, Number(r.ms)]));
+  } finally {
+    await client.end();
+  }
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -590,10 +624,15 @@ try {
   await sleep(1_000); // a duplicate would have arrived by now
 
   const reports = await Promise.all(groups.map((g) => g.request({ type: "report" }, "report")));
+  const committedAt = await commitTimes(
+    scratch.url,
+    ok.map((s) => s.taskId!),
+  );
   const result = analyse(
     load.sent,
     subscribersOf,
     reports.flatMap((r) => r.deliveries),
+    committedAt,
   );
   const violations = {
     crossTenant: reports.reduce((n, r) => n + r.violations.crossTenant, 0),
@@ -613,6 +652,7 @@ try {
   const latency = {
     sinceSendStamp: withMax(result.sinceSend),
     sinceWritten: withMax(result.sinceWritten),
+    sinceCommit: withMax(result.sinceCommit),
     sinceResponse: withMax(result.sinceResponse),
   };
   const mutationMs = withMax(ok.map((s) => s.respondedAt! - s.sentAt));
@@ -647,6 +687,7 @@ try {
   console.table({
     "since send (title stamp, upper bound)": latency.sinceSendStamp,
     "since written in its transaction (upper bound)": latency.sinceWritten,
+    ...(latency.sinceCommit ? { "since commit (PostgreSQL's commit timestamp)": latency.sinceCommit } : {}),
     "since HTTP response (lower bound)": latency.sinceResponse,
     "createTask HTTP round trip": mutationMs,
   });
@@ -686,12 +727,18 @@ try {
     console.table(profileSummary!.byFunction);
   }
 
-  // Commit lies between the task's createdAt (stamped in the committing transaction) and the mutation's
-  // answer: the tighter upper bound is the target's measure. Since send also counts the mutation's wait
-  // for the gateway, the subgraph and a connection, all before the commit.
-  const p99 = latency.sinceWritten?.p99 ?? Number.POSITIVE_INFINITY;
+  // The target's measure: from the commit itself where PostgreSQL records commit times; otherwise from
+  // the task's createdAt, stamped in the committing transaction before the rest of its statements (an
+  // upper bound). Since send also counts the mutation's wait for the gateway, the subgraph and a
+  // connection, all before the commit.
+  const p99 = (latency.sinceCommit ?? latency.sinceWritten)?.p99 ?? Number.POSITIVE_INFINITY;
   const targets = {
-    p99UnderMs: { target: TARGETS.p99Ms, measured: p99, met: p99 < TARGETS.p99Ms },
+    p99UnderMs: {
+      target: TARGETS.p99Ms,
+      measured: p99,
+      measuredFrom: latency.sinceCommit ? "commit" : "createdAt (upper bound)",
+      met: p99 < TARGETS.p99Ms,
+    },
     gatewayKBPerSubscription: {
       target: TARGETS.gatewayKBPerSubscription,
       measured: memory.gateway.rssKBPerSubscription,
