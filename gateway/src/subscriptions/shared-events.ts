@@ -46,9 +46,10 @@ interface Group<R> {
 /**
  * Each event of a subscription answered once per group of subscribers that must get the same answer
  * (one operation and one sharing key), however many receive it: the first subscriber to receive an
- * event computes the answer, the others of the group receive the same promise. Each subscriber still
- * has its own stream from the subgraph (which authorises it and ends it on its own, e.g. when its
- * membership is removed): an event is known to be the same by its content.
+ * event computes the answer, the others of the group receive the same promise. Here a "subscriber" is
+ * one stream from the subgraph, which federated.ts shares among the subscribers of one user: each user
+ * keeps a stream of their own (the subgraph authorises it and ends it on its own, e.g. when their
+ * membership is removed), so an event is known to be the same by its content.
  */
 export function createAnswerSharing<R>() {
   const groups = new Map<string, Group<R>>();

@@ -67,11 +67,10 @@ function authorizationOf(params: Record<string, unknown> | undefined): string | 
  */
 /**
  * graphql-ws waits for each message of a subscription to be taken by the socket before it sends the
- * next, so a client that stops reading holds at most one message per subscription in the gateway, and
- * its streams stall rather than buffer (upstream, a subgraph ends a subscriber that falls too far
- * behind). A stalled client would still hold its subscriptions for ever: it is closed with 4413 once
- * bytes have waited for it a whole `sendTimeoutMs` without the socket draining once. Other clients
- * never wait for it: each subscription has its own stream.
+ * next, so a client that stops reading stops taking results, which queue for it alone (federated.ts
+ * hands each subscriber its results without waiting, and ends one that falls 256 behind). A stalled
+ * client would still hold its subscriptions for ever: it is closed with 4413 once bytes have waited for
+ * it a whole `sendTimeoutMs` without the socket draining once. Other clients never wait for it.
  */
 function watchForSlowConsumer(
   socket: WebSocket,
