@@ -6,7 +6,7 @@ import { startRedisServer } from "../../test/redis.ts";
 import { createScratchDatabase } from "../../test/scratch-db.ts";
 import { createWorkerApp, type WorkerApp } from "../src/app.ts";
 import { workerEnv } from "../src/env.ts";
-import { tenantStreamKey } from "../src/outbox/redis-sink.ts";
+import { createRedisSink, tenantStreamKey } from "../src/outbox/redis-sink.ts";
 
 const redisUrl = inject("redisUrl");
 let databaseUrl: string;
@@ -153,6 +153,50 @@ describe.skipIf(!redisUrl)("transactional outbox", () => {
         seq: "1",
       });
     });
+  });
+
+  it("delivers the other tenants of a round when one tenant's announcement fails, and that one later, in order", async () => {
+    const [healthy, broken] = [await seedTenant(), await seedTenant()];
+    const sinkRedis = new Redis(redisUrl);
+    const sink = createRedisSink(sinkRedis);
+    let failing = true;
+    const worker = await createWorkerApp(config({ REDIS_URL: redisUrl, RELAY_POLL_MS: "20" }), {
+      relay: {
+        maxBackoffMs: 100,
+        // The real sink, refusing one tenant's announcements for a while.
+        sink: {
+          announce: (tenantId, events) =>
+            failing && tenantId === broken
+              ? Promise.reject(new Error("Redis refused"))
+              : sink.announce(tenantId, events),
+        },
+      },
+    });
+    try {
+      for (let n = 1; n <= 3; n++) {
+        await changeAndAnnounce(healthy, n);
+        await changeAndAnnounce(broken, n);
+      }
+      await worker.start(0);
+      await eventually(
+        () => pending(healthy),
+        (n) => n === 0,
+      );
+      expect(await pending(broken)).toBe(3);
+      expect((await streamOf(redis, broken)).length).toBe(0);
+
+      failing = false;
+      await eventually(
+        () => pending(broken),
+        (n) => n === 0,
+      );
+      for (const tenantId of [healthy, broken]) {
+        expect((await streamOf(redis, tenantId)).map((e) => e.event.payload.n)).toEqual([1, 2, 3]);
+      }
+    } finally {
+      await worker.stop();
+      await sinkRedis.quit();
+    }
   });
 
   it("keeps committing while Redis is down and delivers in order per tenant when it returns", async () => {
