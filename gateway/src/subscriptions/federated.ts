@@ -188,15 +188,15 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
   const { gateway, logger } = options;
 
   /**
-   * Opens the subgraph stream of `key` for its first subscriber (`context`, and its signed context),
-   * and lists it under `key` until it ends.
+   * Opens the subgraph stream of `key` for its first subscriber (`context`; `headers`: its signed context
+   * and trace), and lists it under `key` until it ends.
    */
   function openStream(
     gatewayInternals: GatewayInternals,
     planned: PlannedOperation,
     key: string,
     context: GatewayContext,
-    signed: string,
+    headers: Record<string, string>,
     variables: Record<string, unknown>,
     operationName: string | undefined,
   ): SubgraphStream {
@@ -206,8 +206,7 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
 
     const client = createClient({
       url: options.subgraphUrl(primary.serviceName),
-      // The subscription's stream joins the trace of the request that started it.
-      headers: { [INTERNAL_CONTEXT_HEADER]: signed, ...traceHeaders() },
+      headers,
       // A dropped subgraph stream ends the client's subscription (with an error); it resubscribes.
       retryAttempts: 0,
       // Its events are shared with the group once the subgraph has accepted the stream.
@@ -333,6 +332,9 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
     }
     const variables = args.variableValues ?? {};
     const key = streamKeyOf(context, variables);
+    // Read now, in the request's trace: the Repeater below starts later, in its reader's context. A
+    // stream joins the trace of the request that opened it.
+    const trace = traceHeaders();
 
     // A Repeater rather than an async generator: a client that leaves while no event is pending must
     // leave the stream now (and end it, if it was the last), not when the next event would have arrived.
@@ -341,11 +343,14 @@ export function createFederatedSubscribe(options: FederatedSubscriptionOptions) 
     return new Repeater<ExecutionResult>(async (push, stop) => {
       let stream = planned.streams.get(key);
       if (!stream) {
-        const signed = await signedContextOf(context, options.internalSecret);
+        const headers = {
+          [INTERNAL_CONTEXT_HEADER]: await signedContextOf(context, options.internalSecret),
+          ...trace,
+        };
         // Another subscriber of the key may have opened it while this one signed.
         stream =
           planned.streams.get(key) ??
-          openStream(gatewayInternals, planned, key, context, signed, variables, operationName);
+          openStream(gatewayInternals, planned, key, context, headers, variables, operationName);
       }
       let pending = 0;
       const listener: Listener = {
