@@ -88,8 +88,9 @@ export function createRelay(options: RelayOptions) {
       payload: unknown;
       created_at: Date;
     }>(
-      // The window is partitioned by the distribution column and the tenants are a list: on Citus both
-      // run on the workers, shard by shard.
+      // A cross-tenant read on purpose, as the relay's always was: the tenants with pending events,
+      // then up to `batchSize` events of each (the window is partitioned by the distribution column).
+      // Not tried on a Citus cluster here.
       `SELECT tenant_id, seq, id, topic, payload, created_at FROM (
          SELECT tenant_id, seq, id, topic, payload, created_at,
                 row_number() OVER (PARTITION BY tenant_id ORDER BY seq) AS n
@@ -103,20 +104,22 @@ export function createRelay(options: RelayOptions) {
       [batchSize],
     );
     if (rows.length === 0) return 0;
+    const events: DeliverableEvent[] = rows.map((r) => ({
+      tenantId: r.tenant_id,
+      seq: BigInt(r.seq),
+      id: r.id,
+      topic: r.topic,
+      payload: r.payload,
+      createdAt: r.created_at,
+    }));
+    // In `seq` order within each tenant, as read.
     const byTenant = new Map<string, DeliverableEvent[]>();
-    for (const r of rows) {
-      const events = byTenant.get(r.tenant_id) ?? [];
-      events.push({
-        tenantId: r.tenant_id,
-        seq: BigInt(r.seq),
-        id: r.id,
-        topic: r.topic,
-        payload: r.payload,
-        createdAt: r.created_at,
-      });
-      byTenant.set(r.tenant_id, events);
+    for (const event of events) {
+      const own = byTenant.get(event.tenantId);
+      if (own) own.push(event);
+      else byTenant.set(event.tenantId, [event]);
     }
-    const jobs = [...byTenant.values()].flat().flatMap((event) =>
+    const jobs = events.flatMap((event) =>
       (options.routes[event.topic] ?? []).map((queue) => ({
         id: jobId(event.id, queue),
         name: queue,
