@@ -72,7 +72,7 @@ const config: CodegenConfig = {
       Task: "@app/db#Task",
       Comment: "@app/db#Comment",
       Activity: "@app/db#Activity",
-      User: "../modules/tasks/tasks.service.ts#UserRef",
+      User: "@app/common/members#MemberUser",
     }),
     ...subgraph("billing", {
       Plan: "@app/db#Plan",

@@ -6,8 +6,12 @@
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
 
-export const TASK_CHANGED = `subscription TaskChanged($p: ID!) {
-  taskChanged(projectId: $p) { kind task { id title createdAt assignee { email } } }
+/**
+ * What each subscriber selects: projects answers the assignee's e-mail itself (`@provides`); with
+ * `role`, identity's alone, every event also takes the gateway to identity (`--role`).
+ */
+export const taskChangedDocument = (withRole: boolean) => `subscription TaskChanged($p: ID!) {
+  taskChanged(projectId: $p) { kind task { id title createdAt assignee { email${withRole ? " role" : ""} } } }
 }`;
 
 /** One subscriber: who it is and what it may receive. */
@@ -15,7 +19,7 @@ export interface SubscriberSpec {
   index: number;
   token: string;
   projectId: string;
-  /** The tenant owner's e-mail: every task is assigned to them, resolved per event from identity. */
+  /** The tenant owner's e-mail: every task is assigned to them, resolved per event. */
   ownerEmail: string;
 }
 
@@ -32,7 +36,14 @@ export type Delivery = [
 ];
 
 export type ToSubscribers =
-  | { type: "open"; url: string; subscribers: SubscriberSpec[]; concurrency: number; timeoutMs: number }
+  | {
+      type: "open";
+      url: string;
+      query: string;
+      subscribers: SubscriberSpec[];
+      concurrency: number;
+      timeoutMs: number;
+    }
   | { type: "status" }
   | { type: "report" }
   | { type: "close" };
@@ -86,7 +97,7 @@ function run() {
     const task = data.taskChanged?.task;
     const words = task?.title.split(" ") ?? [];
     const projectId = words.at(-1);
-    // The assignee is the subscriber's own tenant owner, resolved by identity for this event: a
+    // The assignee is the subscriber's own tenant owner, resolved for this event: a
     // different e-mail is another tenant's data, whatever the title says.
     if (task?.assignee && task.assignee.email !== spec.ownerEmail) {
       violations.crossTenant++;
@@ -108,7 +119,7 @@ function run() {
   }
 
   /** Connects one subscriber and subscribes; resolves once the gateway acknowledged the connection. */
-  function open(url: string, spec: SubscriberSpec, timeoutMs: number): Promise<void> {
+  function open(url: string, query: string, spec: SubscriberSpec, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`no connection_ack within ${timeoutMs} ms`)),
@@ -138,7 +149,7 @@ function run() {
       });
       clients.push(client);
       client.subscribe<TaskChangedData>(
-        { query: TASK_CHANGED, variables: { p: spec.projectId } },
+        { query, variables: { p: spec.projectId } },
         {
           next: (value) => {
             if (value.errors?.length) {
@@ -167,7 +178,7 @@ function run() {
       Array.from({ length: Math.min(message.concurrency, specs.length) }, async () => {
         while (next < specs.length) {
           const spec = specs[next++]!;
-          await open(message.url, spec, message.timeoutMs).catch((error: Error) => {
+          await open(message.url, message.query, spec, message.timeoutMs).catch((error: Error) => {
             if (failed.length < MAX_EXAMPLES) failed.push(`subscriber ${spec.index}: ${error.message}`);
             else failed.push("");
           });

@@ -18,7 +18,8 @@
 //
 // Flags: `--smoke` (a few tenants in seconds, for CI; writes to a temp file only), `--subscribers N`,
 // `--tenants T`, `--rate R`, `--seconds D`, `--processes K` (subscriber processes), `--profile <service>`
-// (CPU profile during the load) and `--heap-profile <service>` (what the subscriptions keep).
+// (CPU profile during the load), `--heap-profile <service>` (what the subscriptions keep) and `--role`
+// (subscribers also select the assignee's `role`, identity's alone, so each event crosses to identity).
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -58,8 +59,8 @@ import {
   epochNow,
   type FromSubscribers,
   type SubscriberSpec,
-  TASK_CHANGED,
   type ToSubscribers,
+  taskChangedDocument,
   taskTitle,
 } from "./subscriptions.subscribers.ts";
 
@@ -77,9 +78,12 @@ const { values: flags } = parseArgs({
     profile: { type: "string" },
     /** Sample what one service's heap keeps while the subscribers connect. */
     "heap-profile": { type: "string" },
+    /** Also select the assignee's `role`, which only identity answers: every event crosses to identity. */
+    role: { type: "boolean" },
   },
 });
 const SMOKE = flags.smoke!;
+const SUBSCRIPTION = taskChangedDocument(flags.role === true);
 for (const flag of ["profile", "heap-profile"] as const) {
   const service = flags[flag];
   if (service && !["gateway", "tenants", "identity", "projects", "billing", "worker"].includes(service))
@@ -494,7 +498,14 @@ try {
   // client, the planner, the identity data source); that is not what each further subscription costs.
   const warmup = forkSubscribers(specs.slice(0, Math.min(20, specs.length)));
   await warmup.request(
-    { type: "open", url: gatewayWsUrl, subscribers: warmup.specs, concurrency: 20, timeoutMs: 30_000 },
+    {
+      type: "open",
+      url: gatewayWsUrl,
+      query: SUBSCRIPTION,
+      subscribers: warmup.specs,
+      concurrency: 20,
+      timeoutMs: 30_000,
+    },
     "opened",
   );
   await probeUntilReady(gatewayUrl, tenants, [warmup]);
@@ -517,6 +528,7 @@ try {
           {
             type: "open",
             url: gatewayWsUrl,
+            query: SUBSCRIPTION,
             subscribers: g.specs,
             concurrency: CONNECT_CONCURRENCY,
             timeoutMs: 60_000,
@@ -762,7 +774,7 @@ try {
         .split("\n")
         .filter(Boolean).length,
     },
-    subscription: TASK_CHANGED.replace(/\s+/g, " "),
+    subscription: SUBSCRIPTION.replace(/\s+/g, " "),
     sizes: { ...SIZE, subscribersPerProject: SIZE.subscribers / (SIZE.tenants * SIZE.projectsPerTenant) },
     setup: {
       platformStartMs: startMs,
@@ -808,9 +820,9 @@ try {
   };
   // Committed results are full runs only: a smoke run proves the harness works, and a profiled one is
   // slowed by its profiler. Other sizes get a file of their own (subscriptions.rate-50.json...).
-  const variant = ["subscribers", "tenants", "rate", "seconds", "processes"]
+  const variant = ["subscribers", "tenants", "rate", "seconds", "processes", "role"]
     .filter((name) => flags[name as keyof typeof flags] !== undefined)
-    .map((name) => `.${name}-${flags[name as keyof typeof flags]}`)
+    .map((name) => (name === "role" ? ".role" : `.${name}-${flags[name as keyof typeof flags]}`))
     .join("");
   const out =
     SMOKE || profiled || heapProfiled

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { gql, type Platform, signUpTenant, startGateway, startPlatform } from "../../test/platform.ts";
+import {
+  gql,
+  joinOrganization,
+  type Platform,
+  signUpTenant,
+  startGateway,
+  startPlatform,
+} from "../../test/platform.ts";
 import { startRecordingProxy } from "../../test/recording-proxy.ts";
 
 /**
@@ -21,9 +28,10 @@ afterAll(async () => {
   await platform?.close();
 });
 
+// `role` is identity's alone (projects answers `email` itself): the board must ask identity.
 const BOARD = /* GraphQL */ `
   query Board {
-    projects { edges { node { name tasks { edges { node { title assignee { email } } } } } } }
+    projects { edges { node { name tasks { edges { node { title assignee { email role } } } } } } }
   }
 `;
 
@@ -54,14 +62,58 @@ describe("the gateway's fetches to a subgraph", () => {
     const board = await gql(gateway.url, BOARD, { token: owner.token });
     expect(board.errors).toBeUndefined();
     const tasks = board.data!.projects.edges[0].node.tasks.edges as Array<{
-      node: { assignee: { email: string } };
+      node: { assignee: { email: string; role: string } };
     }>;
     expect(tasks).toHaveLength(5);
-    expect(tasks.every((t) => t.node.assignee.email === owner.email)).toBe(true);
+    expect(
+      tasks.every((t) => t.node.assignee.email === owner.email && t.node.assignee.role === "OWNER"),
+    ).toBe(true);
 
     const entityFetches = identity.bodies.filter((b) => b.query.includes("_entities"));
     expect(entityFetches).toHaveLength(1);
     expect(entityFetches[0]!.variables!.representations).toHaveLength(1);
+  });
+
+  it("ask identity nothing for the e-mail and name projects provides; a former member is null either way", async () => {
+    const owner = await signUpTenant(platform.gatewayUrl, "provided");
+    const member = await joinOrganization(platform, owner, "MEMBER", "mel");
+    const project = await gql(
+      platform.gatewayUrl,
+      `mutation { createProject(input: { name: "Provided" }) { project { id } } }`,
+      { token: owner.token },
+    );
+    const projectId = project.data!.createProject.project.id as string;
+    const created = await gql(
+      platform.gatewayUrl,
+      `mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } } }`,
+      { token: owner.token, variables: { input: { projectId, title: "Mel's", assigneeId: member.userId } } },
+    );
+    expect(created.errors).toBeUndefined();
+    const assignee = async (fields: string) => {
+      const res = await gql(
+        gateway.url,
+        `{ tasks(projectId: "${projectId}") { edges { node { assignee { ${fields} } } } } }`,
+        {
+          token: owner.token,
+        },
+      );
+      expect(res.errors).toBeUndefined();
+      return res.data!.tasks.edges[0].node.assignee;
+    };
+
+    identity.bodies.length = 0;
+    expect(await assignee("id email name")).toEqual({ id: member.userId, email: member.email, name: "mel" });
+    expect(identity.bodies).toEqual([]);
+    expect(await assignee("email role")).toEqual({ email: member.email, role: "MEMBER" });
+
+    const removed = await gql(
+      platform.gatewayUrl,
+      `mutation($input: RemoveMemberInput!) { removeMember(input: $input) { removedUserId } }`,
+      { token: owner.token, variables: { input: { userId: member.userId } } },
+    );
+    expect(removed.errors).toBeUndefined();
+    expect(await assignee("id email name")).toBeNull();
+    expect(await assignee("role")).toBeNull();
   });
 
   it("reuse one kept-alive connection for operation after operation", async () => {

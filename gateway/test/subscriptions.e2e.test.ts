@@ -17,11 +17,26 @@ import { createScratchDatabase } from "../../test/scratch-db.ts";
 
 const redisUrl = inject("redisUrl");
 
+// `role` is identity's alone: each event takes the gateway to identity. Projects answers `email` itself.
 const TASK_CHANGED = `subscription($projectId: ID!) {
-  taskChanged(projectId: $projectId) { kind task { title project { name } assignee { email } } }
+  taskChanged(projectId: $projectId) { kind task { title project { name } assignee { email role } } }
 }`;
 const CREATE_PROJECT = `mutation($name: String!) { createProject(input: { name: $name }) { project { id } } }`;
 const CREATE_TASK = `mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } } }`;
+
+/** A task assigned to its creator, created through the gateway at `gatewayUrl`. */
+async function createOwnTask(
+  gatewayUrl: string,
+  owner: { token: string; userId: string },
+  projectId: string,
+  title: string,
+) {
+  const created = await gql(gatewayUrl, CREATE_TASK, {
+    token: owner.token,
+    variables: { input: { projectId, title, assigneeId: owner.userId } },
+  });
+  expect(created.errors).toBeUndefined();
+}
 
 interface Received {
   events: unknown[];
@@ -118,7 +133,11 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
       {
         taskChanged: {
           kind: "CREATED",
-          task: { title: "Realtime card", project: { name: "Live" }, assignee: { email: owner.email } },
+          task: {
+            title: "Realtime card",
+            project: { name: "Live" },
+            assignee: { email: owner.email, role: "OWNER" },
+          },
         },
       },
     ]);
@@ -148,13 +167,7 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     const subscribers = [owner, owner, owner, first, first, second].map((user) =>
       subscribe(wsUrl, user.token, TASK_CHANGED, { projectId }),
     );
-    const createTask = async (title: string) => {
-      const created = await gql(a.gatewayUrl, CREATE_TASK, {
-        token: owner.token,
-        variables: { input: { projectId, title, assigneeId: owner.userId } },
-      });
-      expect(created.errors).toBeUndefined();
-    };
+    const createTask = (title: string) => createOwnTask(a.gatewayUrl, owner, projectId, title);
     try {
       await Promise.all(subscribers.map((s) => s.acknowledged));
       await new Promise((r) => setTimeout(r, 300)); // the subscriptions reach the subgraph and Redis
@@ -175,7 +188,7 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
           ["One", "Two"].map((title) => ({
             taskChanged: {
               kind: "CREATED",
-              task: { title, project: { name: "Team" }, assignee: { email: owner.email } },
+              task: { title, project: { name: "Team" }, assignee: { email: owner.email, role: "OWNER" } },
             },
           })),
         );
@@ -185,6 +198,57 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
       expect(entityFetches).toHaveLength(4);
     } finally {
       await Promise.all(subscribers.map((s) => s.client.dispose()));
+      await gateway.close();
+      await identity.close();
+    }
+  });
+
+  it("answers the e-mail and name projects provides without asking identity, as they are at each event", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "provided");
+    const project = await gql(a.gatewayUrl, CREATE_PROJECT, {
+      token: owner.token,
+      variables: { name: "Provided" },
+    });
+    const projectId = project.data!.createProject.project.id;
+    const identity = await startRecordingProxy(a.subgraphUrls.identity);
+    const gateway = await startGateway(a, { IDENTITY_URL: identity.url });
+    const live = subscribe(
+      gateway.url.replace(/^http/, "ws"),
+      owner.token,
+      `subscription($p: ID!) { taskChanged(projectId: $p) { task { title assignee { email name } } } }`,
+      { p: projectId },
+    );
+    const createTask = (title: string) => createOwnTask(a.gatewayUrl, owner, projectId, title);
+    try {
+      await live.acknowledged;
+      await new Promise((r) => setTimeout(r, 300));
+      await createTask("Before");
+      await eventually(() => live.received.events.length === 1);
+      // The subscription's context outlives its events: the second must not reuse the first's reads.
+      const renamed = await gql(
+        a.gatewayUrl,
+        `mutation { updateProfile(input: { name: "Renamed" }) { user { name } } }`,
+        { token: owner.token },
+      );
+      expect(renamed.errors).toBeUndefined();
+      await createTask("After");
+      await eventually(() => live.received.events.length === 2);
+
+      expect(live.received.errors).toEqual([]);
+      expect(live.received.events).toEqual([
+        {
+          taskChanged: {
+            task: {
+              title: "Before",
+              assignee: { email: owner.email, name: expect.not.stringMatching("Renamed") },
+            },
+          },
+        },
+        { taskChanged: { task: { title: "After", assignee: { email: owner.email, name: "Renamed" } } } },
+      ]);
+      expect(identity.bodies.filter((b) => b.query.includes("_entities"))).toEqual([]);
+    } finally {
+      await live.client.dispose();
       await gateway.close();
       await identity.close();
     }
@@ -264,7 +328,7 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     await live.acknowledged;
     await new Promise((r) => setTimeout(r, 300));
     // The internal context signed when the subscription started lives 60 s; an event after that must
-    // still reach identity for `assignee { email }`. Only the clock moves: no timer fires early.
+    // still reach identity for `assignee { role }`. Only the clock moves: no timer fires early.
     vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
     try {
       vi.setSystemTime(Date.now() + 61_000);
@@ -282,14 +346,18 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
       {
         taskChanged: {
           kind: "CREATED",
-          task: { title: "A minute later", project: { name: "Long" }, assignee: { email: owner.email } },
+          task: {
+            title: "A minute later",
+            project: { name: "Long" },
+            assignee: { email: owner.email, role: "OWNER" },
+          },
         },
       },
     ]);
     await live.client.dispose();
   });
 
-  it("delivers comments and the project timeline, with the author resolved from identity", async () => {
+  it("delivers comments and the project timeline, with the author's role resolved from identity", async () => {
     const owner = await signUpTenant(a.gatewayUrl, "timeline");
     const project = await gql(a.gatewayUrl, CREATE_PROJECT, {
       token: owner.token,
@@ -305,13 +373,13 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     const comments = subscribe(
       a.gatewayWsUrl,
       owner.token,
-      `subscription($t: ID!) { commentAdded(taskId: $t) { body author { email } } }`,
+      `subscription($t: ID!) { commentAdded(taskId: $t) { body author { email role } } }`,
       { t: taskId },
     );
     const timeline = subscribe(
       a.gatewayWsUrl,
       owner.token,
-      `subscription($p: ID!) { projectActivity(projectId: $p) { verb actor { email } } }`,
+      `subscription($p: ID!) { projectActivity(projectId: $p) { verb actor { email role } } }`,
       { p: projectId },
     );
     await Promise.all([comments.acknowledged, timeline.acknowledged]);
@@ -325,10 +393,10 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
     expect(added.errors).toBeUndefined();
     await eventually(() => comments.received.events.length >= 1 && timeline.received.events.length >= 1);
     expect(comments.received.events).toEqual([
-      { commentAdded: { body: "Looks good", author: { email: owner.email } } },
+      { commentAdded: { body: "Looks good", author: { email: owner.email, role: "OWNER" } } },
     ]);
     expect(timeline.received.events).toEqual([
-      { projectActivity: { verb: expect.any(String), actor: { email: owner.email } } },
+      { projectActivity: { verb: expect.any(String), actor: { email: owner.email, role: "OWNER" } } },
     ]);
     await comments.client.dispose();
     await timeline.client.dispose();
@@ -458,7 +526,11 @@ describe("subscriptions without Redis (the embedded default)", () => {
       {
         taskChanged: {
           kind: "CREATED",
-          task: { title: "Via NOTIFY", project: { name: "PG" }, assignee: { email: owner.email } },
+          task: {
+            title: "Via NOTIFY",
+            project: { name: "PG" },
+            assignee: { email: owner.email, role: "OWNER" },
+          },
         },
       },
     ]);

@@ -63,16 +63,30 @@ export function requirePrincipal(ctx: BaseContext): Principal {
  * touch them work. A proxy rather than a getter: yoga copies context properties, which runs getters.
  */
 export function deferred<T extends object>(build: () => T): T {
+  return rebuildable(build).value;
+}
+
+/**
+ * {@link deferred}, and `rebuild()`: the next use of a member builds the object anew. A subscription's
+ * context lives for all its events; its loaders are rebuilt for each, so no event is answered from
+ * what a loader cached for an earlier one.
+ */
+export function rebuildable<T extends object>(build: () => T): { value: T; rebuild(): void } {
   let value: T | undefined;
   const target = () => {
     value ??= build();
     return value;
   };
-  return new Proxy({} as T, {
-    get: (_t, property) => {
-      const v = Reflect.get(target(), property);
-      return typeof v === "function" ? v.bind(target()) : v;
+  return {
+    value: new Proxy({} as T, {
+      get: (_t, property) => {
+        const v = Reflect.get(target(), property);
+        return typeof v === "function" ? v.bind(target()) : v;
+      },
+      has: (_t, property) => Reflect.has(target(), property),
+    }),
+    rebuild() {
+      value = undefined;
     },
-    has: (_t, property) => Reflect.has(target(), property),
-  });
+  };
 }

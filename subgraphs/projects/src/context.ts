@@ -1,13 +1,34 @@
 import type { PlanLimitsSource } from "@app/billing";
-import { deferred, type InternalContext, type Logger, type TenantContext, tenantContext } from "@app/common";
-import type { PrismaClient } from "@app/db";
-import { type ActivityLoaders, createActivityLoaders } from "./modules/activity/activity.loaders.ts";
-import { type CommentLoaders, createCommentLoaders } from "./modules/comments/comments.loaders.ts";
-import { createProjectLoaders, type ProjectLoaders } from "./modules/projects/projects.loaders.ts";
-import { createTaskLoaders, type TaskLoaders } from "./modules/tasks/tasks.loaders.ts";
+import {
+  type InternalContext,
+  type Logger,
+  rebuildable,
+  type TenantContext,
+  tenantContext,
+} from "@app/common";
+import { createMemberLoader } from "@app/common/members";
+import type { PrismaClient, TenantClient } from "@app/db";
+import { createActivityLoaders } from "./modules/activity/activity.loaders.ts";
+import { createCommentLoaders } from "./modules/comments/comments.loaders.ts";
+import { createProjectLoaders } from "./modules/projects/projects.loaders.ts";
+import { createTaskLoaders } from "./modules/tasks/tasks.loaders.ts";
+
+const createLoaders = (db: TenantClient) => ({
+  ...createProjectLoaders(db),
+  ...createTaskLoaders(db),
+  ...createCommentLoaders(db),
+  ...createActivityLoaders(db),
+  /** The users rows name (assignee, reporter, author, actor), as the tenant sees them. */
+  memberById: createMemberLoader(db),
+});
 
 export interface Context extends TenantContext {
-  readonly loaders: ProjectLoaders & TaskLoaders & CommentLoaders & ActivityLoaders;
+  readonly loaders: ReturnType<typeof createLoaders>;
+  /**
+   * Empties the loaders: each event of a subscription calls it, since the subscription's context (and
+   * so its loaders) lives as long as the subscription, and an event must show rows as they are now.
+   */
+  freshLoaders(): void;
   /** The organization's plan limits (cached; billing invalidates them on a subscription change). */
   readonly planLimits: PlanLimitsSource;
 }
@@ -15,15 +36,7 @@ export interface Context extends TenantContext {
 export function contextFactory(prisma: PrismaClient, logger: Logger, planLimits: PlanLimitsSource) {
   return (internal: InternalContext): Context => {
     const ctx = tenantContext(internal, logger, prisma);
-    return {
-      ...ctx,
-      planLimits,
-      loaders: deferred(() => ({
-        ...createProjectLoaders(ctx.db),
-        ...createTaskLoaders(ctx.db),
-        ...createCommentLoaders(ctx.db),
-        ...createActivityLoaders(ctx.db),
-      })),
-    };
+    const loaders = rebuildable(() => createLoaders(ctx.db));
+    return { ...ctx, planLimits, loaders: loaders.value, freshLoaders: loaders.rebuild };
   };
 }

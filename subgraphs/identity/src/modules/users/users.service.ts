@@ -1,12 +1,10 @@
-import { type Role, requirePrincipal, unauthenticated } from "@app/common";
+import { requirePrincipal, unauthenticated } from "@app/common";
 import { parseInput, text } from "@app/common/validation";
-import type { User } from "@app/db";
 import { z } from "zod";
 import type { Context } from "../../context.ts";
 import { ACCOUNT_TX } from "../accounts/accounts.service.ts";
 
-/** A user as one tenant sees them: only while they are a member, and with their role there. */
-export type MemberUser = Pick<User, "id" | "email" | "name"> & { role: Role };
+export type { MemberUser } from "@app/common/members";
 
 export function me(ctx: Context) {
   return ctx.loaders.memberById.load(requirePrincipal(ctx).userId);

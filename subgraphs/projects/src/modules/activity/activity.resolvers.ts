@@ -1,11 +1,12 @@
 import type { Activity, Comment, Project } from "@app/db";
 import type { Resolvers } from "../../generated/resolvers.ts";
 import { requireProject } from "../projects/projects.service.ts";
+import { memberOf } from "../tasks/tasks.service.ts";
 import { activityTarget } from "./activity.service.ts";
 
 export const activityResolvers: Resolvers = {
   Activity: {
-    actor: (activity) => ({ __typename: "User", id: activity.actorId }),
+    actor: (activity, _args, ctx) => memberOf(ctx, activity.actorId),
     target: (activity, _args, ctx) => activityTarget(ctx, activity),
     project: (activity, _args, ctx) => requireProject(ctx, activity.projectId),
     task: (activity, _args, ctx) => (activity.taskId ? ctx.loaders.taskById.load(activity.taskId) : null),

@@ -1,5 +1,5 @@
 import type { Resolvers } from "../../generated/resolvers.ts";
-import { requireTask, userRef } from "../tasks/tasks.service.ts";
+import { memberOf, requireTask } from "../tasks/tasks.service.ts";
 import { addComment, deleteComment, editComment, getComment } from "./comments.service.ts";
 
 export const commentResolvers: Resolvers = {
@@ -11,7 +11,7 @@ export const commentResolvers: Resolvers = {
   Comment: {
     __resolveReference: (ref, ctx) => getComment(ctx, ref.id),
     task: (comment, _args, ctx) => requireTask(ctx, comment.taskId),
-    author: (comment) => userRef(comment.authorId),
+    author: (comment, _args, ctx) => memberOf(ctx, comment.authorId),
     // A deleted comment keeps its row for the timeline, not its words.
     body: (comment) => (comment.deletedAt ? "" : comment.body),
   },

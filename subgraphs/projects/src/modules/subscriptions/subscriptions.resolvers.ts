@@ -16,8 +16,15 @@ import { watchTenantEvents } from "./watch.ts";
 /**
  * Subscriptions of the projects subgraph. Each checks at subscribe time that the caller may see what it
  * asks for (NOT_FOUND otherwise, as a query would say), then streams the tenant's matching events. The
- * event carries the changed row, so no subscriber reads the database per event.
+ * event carries the changed row; what the subscriber selects beyond it (the assignee's e-mail, the
+ * project) is read per event, with loaders emptied first (`fresh`), so it is current.
  */
+/** An event's value, its fields to be resolved with empty loaders (a subscription's context outlives events). */
+function fresh<T>(ctx: Context, value: T): T {
+  ctx.freshLoaders();
+  return value;
+}
+
 export function createSubscriptionResolvers(bus: EventBus) {
   return {
     Subscription: {
@@ -31,7 +38,8 @@ export function createSubscriptionResolvers(bus: EventBus) {
             (p) => p.projectId === args.projectId,
           );
         },
-        resolve: (event: TaskChangedPayload) => ({ kind: event.kind, task: taskFromSnapshot(event.task) }),
+        resolve: (event: TaskChangedPayload, _args: unknown, ctx: Context) =>
+          fresh(ctx, { kind: event.kind, task: taskFromSnapshot(event.task) }),
       },
       commentAdded: {
         async subscribe(_parent: unknown, args: { taskId: string }, ctx: Context) {
@@ -43,7 +51,8 @@ export function createSubscriptionResolvers(bus: EventBus) {
             (p) => p.taskId === args.taskId,
           );
         },
-        resolve: (event: CommentAddedPayload) => commentFromSnapshot(event.comment),
+        resolve: (event: CommentAddedPayload, _args: unknown, ctx: Context) =>
+          fresh(ctx, commentFromSnapshot(event.comment)),
       },
       projectActivity: {
         async subscribe(_parent: unknown, args: { projectId: string }, ctx: Context) {
@@ -55,7 +64,8 @@ export function createSubscriptionResolvers(bus: EventBus) {
             (p) => p.projectId === args.projectId,
           );
         },
-        resolve: (event: ActivityRecordedPayload) => activityFromSnapshot(event.activity),
+        resolve: (event: ActivityRecordedPayload, _args: unknown, ctx: Context) =>
+          fresh(ctx, activityFromSnapshot(event.activity)),
       },
     },
   };

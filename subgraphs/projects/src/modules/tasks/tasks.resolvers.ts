@@ -7,11 +7,11 @@ import {
   listAssignedTasks,
   listMyTasks,
   listProjectTasks,
+  memberOf,
   moveTask,
   projectTaskCounts,
   setTaskDeleted,
   updateTask,
-  userRef,
 } from "./tasks.service.ts";
 
 export const taskResolvers: Resolvers = {
@@ -31,9 +31,8 @@ export const taskResolvers: Resolvers = {
   Task: {
     __resolveReference: (ref, ctx) => getTask(ctx, ref.id),
     project: (task, _args, ctx) => requireProject(ctx, task.projectId),
-    // References only: identity resolves the users, in one batch for the whole page.
-    assignee: (task) => userRef(task.assigneeId),
-    reporter: (task) => userRef(task.reporterId),
+    assignee: (task, _args, ctx) => memberOf(ctx, task.assigneeId),
+    reporter: (task, _args, ctx) => memberOf(ctx, task.reporterId),
     comments: (task, args, ctx) => listTaskComments(ctx, task.id, args),
   },
   User: {

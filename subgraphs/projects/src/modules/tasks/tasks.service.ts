@@ -25,9 +25,11 @@ import {
   taskCursor,
 } from "./tasks.query.ts";
 
-/** A reference to identity's User: identity resolves it, in one batch per request. */
-export type UserRef = { __typename?: "User"; id: string };
-export const userRef = (id: string | null): UserRef | null => (id ? { __typename: "User", id } : null);
+/**
+ * The user a row names, with the e-mail and name this subgraph provides for identity's `User`; null
+ * once they are no longer a member of the tenant (as identity answers). One query per request.
+ */
+export const memberOf = (ctx: Context, id: string | null) => (id ? ctx.loaders.memberById.load(id) : null);
 
 const description = text(0, 20_000);
 const labels = z
