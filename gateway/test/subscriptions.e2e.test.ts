@@ -1,8 +1,11 @@
-import { emitEvent } from "@app/db";
+import { listen } from "@app/common";
+import { databaseRoleUrls, emitEvent } from "@app/db";
 import { type Client, createClient } from "graphql-ws";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import WebSocket from "ws";
+import { createProjectsApp } from "../../subgraphs/projects/src/app.ts";
+import { projectsEnv } from "../../subgraphs/projects/src/env.ts";
 import { eventually } from "../../test/eventually.ts";
 import {
   gql,
@@ -31,11 +34,20 @@ async function createOwnTask(
   projectId: string,
   title: string,
 ) {
-  const created = await gql(gatewayUrl, CREATE_TASK, {
+  expect((await createOwnTaskVia(gatewayUrl, owner, projectId, title)).errors).toBeUndefined();
+}
+
+/** The same, answering the response whatever it says. */
+async function createOwnTaskVia(
+  gatewayUrl: string,
+  owner: { token: string; userId: string },
+  projectId: string,
+  title: string,
+) {
+  return gql(gatewayUrl, CREATE_TASK, {
     token: owner.token,
     variables: { input: { projectId, title, assigneeId: owner.userId } },
   });
-  expect(created.errors).toBeUndefined();
 }
 
 interface Received {
@@ -251,6 +263,89 @@ describe.skipIf(!redisUrl)("subscriptions through the gateway", () => {
       await live.client.dispose();
       await gateway.close();
       await identity.close();
+    }
+  });
+
+  it("delivers events while every connection of projects' request pool waits: their reads have a pool of their own", async () => {
+    const owner = await signUpTenant(a.gatewayUrl, "bulkhead");
+    const other = await signUpTenant(a.gatewayUrl, "blocked");
+    const [project, blockedProject] = (await Promise.all(
+      [owner, other].map(async (tenant) => {
+        const res = await gql(a.gatewayUrl, CREATE_PROJECT, {
+          token: tenant.token,
+          variables: { name: "Pools" },
+        });
+        return res.data!.createProject.project.id as string;
+      }),
+    )) as [string, string];
+    // A projects replica with pools of its own, one connection each, and a gateway in front of it.
+    const projects = createProjectsApp(
+      projectsEnv.parse({
+        DATABASE_URL: databaseRoleUrls(scratch.url).app,
+        INTERNAL_CONTEXT_SECRET: a.internalSecret,
+        REDIS_URL: redisUrl,
+        DATABASE_POOL_SIZE: "1",
+        REALTIME_POOL_SIZE: "1",
+        LOG_LEVEL: "silent",
+        NODE_ENV: "test",
+      }),
+    );
+    const server = await listen(projects.yoga, 0, "127.0.0.1");
+    const gateway = await startGateway(a, { PROJECTS_URL: `${server.url}/graphql` });
+    const live = subscribe(gateway.url.replace(/^http/, "ws"), owner.token, TASK_CHANGED, {
+      projectId: project,
+    });
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked = () => {};
+    const lockTaken = new Promise<void>((r) => {
+      locked = r;
+    });
+    // Holds the other tenant's outbox sequence row: its createTask keeps the replica's one request
+    // connection, waiting for the lock, until the end of the test.
+    const lock = a.prisma.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT seq FROM outbox_sequences WHERE tenant_id = ${other.tenantId}::uuid FOR UPDATE`;
+        locked();
+        await held;
+      },
+      { timeout: 60_000 },
+    );
+    try {
+      await live.acknowledged;
+      await new Promise((r) => setTimeout(r, 300));
+      await lockTaken;
+      let blockedDone = false;
+      const blocked = createOwnTaskVia(gateway.url, other, blockedProject, "Blocked").finally(() => {
+        blockedDone = true;
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(blockedDone).toBe(false);
+
+      await createOwnTask(a.gatewayUrl, owner, project, "Delivered anyway");
+      await eventually(() => live.received.events.length === 1);
+      expect(blockedDone).toBe(false);
+      expect(live.received.events[0]).toEqual({
+        taskChanged: {
+          kind: "CREATED",
+          task: {
+            title: "Delivered anyway",
+            project: { name: "Pools" },
+            assignee: { email: owner.email, role: "OWNER" },
+          },
+        },
+      });
+      release();
+      await blocked;
+    } finally {
+      release();
+      await lock;
+      await live.client.dispose();
+      await gateway.close();
+      await server.close();
+      await projects.close();
     }
   });
 

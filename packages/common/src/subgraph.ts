@@ -198,16 +198,24 @@ export function createSubgraphApp<TContext extends object>(options: {
   prisma?: PrismaClient;
   /** The cross-tenant role's client a test shares; otherwise built from DATABASE_CROSS_TENANT_URL. */
   crossTenant?: PrismaClient;
+  /**
+   * Connections of a pool of their own for subscription events' reads (`realtime` below), so that
+   * requests queued for the main pool do not hold up delivery. Unset, or with a shared `prisma`
+   * (tests): the main pool.
+   */
+  realtimePoolSize?: number;
   resolvers: ReadonlyArray<object>;
   /**
    * `prisma` connects as the application role, held to one tenant by row-level security: contexts turn
    * it into the tenant-scoped client. `crossTenant` is for the named places that cross tenants on
-   * purpose (test/raw-client-guard.test.ts lists them).
+   * purpose (test/raw-client-guard.test.ts lists them). `realtime` is the same role on the realtime
+   * pool (`realtimePoolSize`).
    */
   createContext(
     prisma: PrismaClient,
     logger: Logger,
     crossTenant: PrismaClient,
+    realtime: PrismaClient,
   ): (internal: InternalContext) => TContext;
   routes?: Routes;
   /** What `/readyz` checks besides the database (Redis...). */
@@ -218,13 +226,15 @@ export function createSubgraphApp<TContext extends object>(options: {
   const { name, config } = options;
   const logger = createLogger(name, config.LOG_LEVEL);
   const metrics = createServiceMetrics(name);
-  const prisma =
-    options.prisma ??
+  const pool = (poolSize: number) =>
     createPrismaClient({
       connectionString: config.DATABASE_URL,
-      poolSize: config.DATABASE_POOL_SIZE,
+      poolSize,
       onQuery: (sql, ms) => metrics.databaseQuery(sql, ms / 1000),
     });
+  const prisma = options.prisma ?? pool(config.DATABASE_POOL_SIZE);
+  const ownRealtime = !options.prisma && options.realtimePoolSize !== undefined;
+  const realtime = ownRealtime ? pool(options.realtimePoolSize!) : prisma;
   // Cross-tenant work is rare (sign-up, log-in, administration): a small pool of its own.
   const ownCrossTenant = !options.crossTenant && config.DATABASE_CROSS_TENANT_URL !== undefined;
   const crossTenant =
@@ -238,7 +248,7 @@ export function createSubgraphApp<TContext extends object>(options: {
     resolvers: options.resolvers,
     internalSecret: config.INTERNAL_CONTEXT_SECRET,
     logger,
-    createContext: options.createContext(prisma, logger, crossTenant),
+    createContext: options.createContext(prisma, logger, crossTenant, realtime),
     routes: options.routes,
     metrics,
     readiness: {
@@ -261,6 +271,7 @@ export function createSubgraphApp<TContext extends object>(options: {
       await options.onClose?.();
       await prisma.$disconnect();
       if (ownCrossTenant) await crossTenant.$disconnect();
+      if (ownRealtime) await realtime.$disconnect();
     },
   };
 }

@@ -29,6 +29,7 @@ export function createProjectsApp(
     config,
     prisma: deps.prisma,
     crossTenant: deps.crossTenant,
+    realtimePoolSize: config.REALTIME_POOL_SIZE,
     resolvers: [
       { DateTime: DateTimeScalar, JSON: JSONScalar },
       projectResolvers,
@@ -37,14 +38,14 @@ export function createProjectsApp(
       activityResolvers,
       createSubscriptionResolvers(bus),
     ],
-    createContext: (prisma, contextLogger) => {
+    createContext: (prisma, contextLogger, _crossTenant, realtime) => {
       // Plan limits (project count) read from billing's tables, cached in Redis when there is one.
       planLimits = createPlanLimitsCache({
         redisUrl: config.REDIS_URL,
         load: (tenantId) => loadPlanLimits(tenantClient(prisma, tenantId), prisma.plan),
         logger: contextLogger,
       });
-      return contextFactory(prisma, contextLogger, planLimits);
+      return contextFactory({ prisma, realtime }, contextLogger, planLimits);
     },
     // Without Redis, realtime events stop; queries and mutations would still work, but this replica
     // is not the one to send subscribers to.

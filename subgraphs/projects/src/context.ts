@@ -1,13 +1,15 @@
 import type { PlanLimitsSource } from "@app/billing";
 import {
+  deferred,
   type InternalContext,
   type Logger,
   rebuildable,
+  requirePrincipal,
   type TenantContext,
   tenantContext,
 } from "@app/common";
 import { createMemberLoader } from "@app/common/members";
-import type { PrismaClient, TenantClient } from "@app/db";
+import { type PrismaClient, type TenantClient, tenantClient } from "@app/db";
 import { createActivityLoaders } from "./modules/activity/activity.loaders.ts";
 import { createCommentLoaders } from "./modules/comments/comments.loaders.ts";
 import { createProjectLoaders } from "./modules/projects/projects.loaders.ts";
@@ -25,18 +27,34 @@ const createLoaders = (db: TenantClient) => ({
 export interface Context extends TenantContext {
   readonly loaders: ReturnType<typeof createLoaders>;
   /**
-   * Empties the loaders: each event of a subscription calls it, since the subscription's context (and
-   * so its loaders) lives as long as the subscription, and an event must show rows as they are now.
+   * Each event of a subscription calls it before its fields resolve: the loaders start empty (the
+   * subscription's context, and so its loaders, lives as long as the subscription, and an event must
+   * show rows as they are now) and read through the realtime pool, which requests never wait on.
    */
   freshLoaders(): void;
   /** The organization's plan limits (cached; billing invalidates them on a subscription change). */
   readonly planLimits: PlanLimitsSource;
 }
 
-export function contextFactory(prisma: PrismaClient, logger: Logger, planLimits: PlanLimitsSource) {
+export function contextFactory(
+  clients: { prisma: PrismaClient; realtime: PrismaClient },
+  logger: Logger,
+  planLimits: PlanLimitsSource,
+) {
   return (internal: InternalContext): Context => {
-    const ctx = tenantContext(internal, logger, prisma);
-    const loaders = rebuildable(() => createLoaders(ctx.db));
-    return { ...ctx, planLimits, loaders: loaders.value, freshLoaders: loaders.rebuild };
+    const ctx = tenantContext(internal, logger, clients.prisma);
+    // Reads only: no audit scope.
+    const realtimeDb = deferred(() => tenantClient(clients.realtime, requirePrincipal(ctx).tenantId));
+    let db: TenantClient = ctx.db;
+    const loaders = rebuildable(() => createLoaders(db));
+    return {
+      ...ctx,
+      planLimits,
+      loaders: loaders.value,
+      freshLoaders() {
+        db = realtimeDb;
+        loaders.rebuild();
+      },
+    };
   };
 }
