@@ -325,7 +325,7 @@ export async function createGatewayApp(config: GatewayConfig, deps: { keys?: JWT
       await credentials.close();
       await tenancy.close();
       await planLimits?.close();
-      subscriptionSlots?.close();
+      await subscriptionSlots?.close();
       redis?.disconnect();
     },
   };
