@@ -175,9 +175,31 @@ export async function startPlatform(
     try {
       return await startPlatformOnce(databaseUrl, dataDir, options);
     } catch (error) {
-      if (attempt === 3) throw error;
+      if (attempt === 3 || interrupted) throw error;
       console.log(`  npm start failed (${(error as Error).message}); again on other ports`);
     }
+  }
+}
+
+/**
+ * The platforms started and not stopped yet. They run in process groups of their own, which a
+ * terminal's Ctrl-C does not reach: on SIGINT or SIGTERM the bench stops them itself, and its run then
+ * fails where it waits on them, so its own clean-up (dropping its database) runs. A second signal quits
+ * at once.
+ */
+const running = new Set<() => Promise<void>>();
+let interrupted = false;
+let listening = false;
+function stopPlatformsOnInterrupt() {
+  if (listening) return;
+  listening = true;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      console.error(`\n${signal}: stopping the platform, then cleaning up (again to quit at once)`);
+      for (const stop of running) void stop();
+    });
   }
 }
 
@@ -207,12 +229,15 @@ async function startPlatformOnce(
     exited = true;
   });
   const stop = async () => {
+    running.delete(stop);
     if (exited) return;
     process.kill(-child.pid!, "SIGINT");
     const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 20_000);
     await exit;
     clearTimeout(timer);
   };
+  running.add(stop);
+  stopPlatformsOnInterrupt();
   const ready = new Promise<void>((resolve, reject) => {
     // The services' warnings and errors (LOG_LEVEL=warn) pass through: they explain a failed run.
     createInterface({ input: child.stdout! }).on("line", (line) => {
