@@ -6,8 +6,10 @@
  */
 import { afterAll, describe, expect, inject, it } from "vitest";
 import {
+  AuditScope,
   createPrismaClient,
   databaseRoleUrls,
+  emitEvents,
   forTenant,
   newId,
   Prisma,
@@ -669,5 +671,30 @@ describe("$findManySql", () => {
   it("refuses models it does not know", async () => {
     const { db } = await seed();
     await expect(db.$findManySql("Project" as "Task", everything)).rejects.toThrow(TenantViolationError);
+  });
+});
+
+describe("the outbox through the tenant-scoped client", () => {
+  it("numbers a transaction's events in order, counts them as a write, and refuses a client outside one", async () => {
+    const a = await seedTenant("outbox");
+    const audit = new AuditScope(a.id, { type: "USER", id: newId() }, "outbox-test");
+    const db = tenantClient(appPrisma, a.id, audit);
+    audit.begin("announce");
+    const emitted = await db.$transaction((tx) =>
+      emitEvents(tx, a.id, [
+        { topic: "first", payload: { n: 1 } },
+        { topic: "second", payload: { n: 2 } },
+      ]),
+    );
+    expect(emitted.map((e) => e.seq)).toEqual([1n, 2n]);
+    const rows = await prisma.outboxEvent.findMany({ where: { tenantId: a.id }, orderBy: { seq: "asc" } });
+    expect(rows.map((r) => [r.seq, r.topic, r.payload])).toEqual([
+      [1n, "first", { n: 1 }],
+      [2n, "second", { n: 2 }],
+    ]);
+    // Its only write: the mutation's audit entry committed with it.
+    expect(await prisma.auditEntry.count({ where: { tenantId: a.id, action: "announce" } })).toBe(1);
+    await expect(emitEvents(db, a.id, [{ topic: "outside", payload: {} }])).rejects.toThrow(TypeError);
+    await expect(emitEvents(prisma, a.id, [{ topic: "outside", payload: {} }])).rejects.toThrow(TypeError);
   });
 });

@@ -2,6 +2,7 @@ import { type Activity, type Comment, Prisma, type Task } from "../generated/cli
 import { type AuditScope, type AuditWriter, appendAuditEntries, isWrite } from "./audit.ts";
 import type { PrismaClient } from "./client.ts";
 import { isUuid } from "./ids.ts";
+import { RAW_TRANSACTION, type RawTransaction } from "./raw-transaction.ts";
 import { asTenant, isTenantAware, notAsTenant, type TenantScope } from "./tenant-pool.ts";
 
 /**
@@ -384,6 +385,7 @@ async function findManySql(
 /** What the guard needs of the scoped client or of its transaction client. */
 interface RawClient extends SetsTenant {
   $queryRaw<T>(query: Prisma.Sql): Prisma.PrismaPromise<T>;
+  $executeRaw(query: Prisma.Sql): Prisma.PrismaPromise<number>;
   $executeRawUnsafe(query: string): Prisma.PrismaPromise<number>;
   $transaction(arg: unknown, options?: unknown): Promise<unknown>;
 }
@@ -406,6 +408,15 @@ function guard<T extends object>(
   const raw = client as unknown as RawClient;
   return new Proxy(client, {
     get(target, property, receiver) {
+      if (property === RAW_TRANSACTION) {
+        if (at !== "transaction") return undefined;
+        const door: RawTransaction = {
+          $queryRaw: (query) => raw.$queryRaw(query),
+          $executeRaw: (query) => raw.$executeRaw(query),
+          noteWrite: (model) => audit?.noteWrite(model, undefined),
+        };
+        return door;
+      }
       if (typeof property === "string" && RAW_METHODS.has(property)) {
         return () => {
           throw new TenantViolationError(`${property} is not available on a tenant-scoped client`);
