@@ -27,8 +27,8 @@ export async function emitEvent(tx: OutboxWriter, tenantId: string, event: Outbo
 /**
  * Announces several events of one change, numbered in the order given, in two statements: the sequence
  * takes them all at once, then one INSERT writes them. Raw SQL: through Prisma's client the same took an
- * upsert and a `create` per event (a createMany's query plan is compiled anew on every call), 1.1 ms of
- * CPU more per `createTask` in a micro-benchmark. Both statements name the tenant, so on Citus each goes
+ * upsert and a `create` per event (a createMany's query plan is compiled anew on every call), about
+ * 0.9 ms of CPU more per `createTask` in an in-process measure (docs/BENCHMARKS.md). Both statements name the tenant, so on Citus each goes
  * to the tenant's shard (not tried on a cluster).
  */
 export async function emitEvents(tx: OutboxWriter, tenantId: string, events: readonly OutboxEventInput[]) {

@@ -54,8 +54,11 @@ export function createSubscriptionSlots(
     const taken = [...released];
     released.clear();
     const byTenant = new Map<string, string[]>();
-    for (const [slot, { tenantId }] of taken)
-      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), slot]);
+    for (const [slot, { tenantId }] of taken) {
+      const slots = byTenant.get(tenantId);
+      if (slots) slots.push(slot);
+      else byTenant.set(tenantId, [slot]);
+    }
     const pipeline = redis.pipeline();
     for (const [tenantId, slots] of byTenant) pipeline.zrem(slotsKey(tenantId), ...slots);
     const failed = await pipeline.exec().then(

@@ -13,18 +13,18 @@ import { requireProject } from "../projects/projects.service.ts";
 import { requireTask } from "../tasks/tasks.service.ts";
 import { watchTenantEvents } from "./watch.ts";
 
-/**
- * Subscriptions of the projects subgraph. Each checks at subscribe time that the caller may see what it
- * asks for (NOT_FOUND otherwise, as a query would say), then streams the tenant's matching events. The
- * event carries the changed row; what the subscriber selects beyond it (the assignee's e-mail, the
- * project) is read per event, with loaders emptied first (`fresh`), so it is current.
- */
 /** An event's value, its fields to be resolved with empty loaders (a subscription's context outlives events). */
 function fresh<T>(ctx: Context, value: T): T {
   ctx.freshLoaders();
   return value;
 }
 
+/**
+ * Subscriptions of the projects subgraph. Each checks at subscribe time that the caller may see what it
+ * asks for (NOT_FOUND otherwise, as a query would say), then streams the tenant's matching events. The
+ * event carries the changed row; what the subscriber selects beyond it (the assignee's e-mail, the
+ * project) is read per event, with loaders emptied first (`fresh`), so it is current.
+ */
 export function createSubscriptionResolvers(bus: EventBus) {
   return {
     Subscription: {
