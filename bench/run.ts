@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 const BENCHMARKS = [
   "startup",
   "outbox",
+  "create-task",
   "subscriptions",
   "gateways",
   "scale",

@@ -1,5 +1,7 @@
+import { Prisma } from "../generated/client.ts";
 import type { AuditActorType } from "../generated/enums.ts";
 import { newId } from "./ids.ts";
+import { rawTransactionOf } from "./raw-transaction.ts";
 
 /**
  * The audit log: one entry per mutation (actor, tenant, action, target, time, request id), written in
@@ -31,51 +33,29 @@ export interface AuditEntryInput {
   requestId: string;
 }
 
-/** One row of `audit_entries`, as {@link auditRows} builds it. */
-interface AuditRow {
-  tenantId: string;
-  id: string;
-  actorType: AuditActorType;
-  actorId: string | null;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  requestId: string;
-}
-
-/** The delegate an audit write needs: a transaction of the tenant or the cross-tenant client. */
-export interface AuditWriter {
-  auditEntry: {
-    create(args: { data: AuditRow; select: { id: true } }): PromiseLike<unknown>;
-    createMany(args: { data: AuditRow[] }): PromiseLike<unknown>;
-  };
-}
-
-/** Rows for `auditEntry.createMany`, ids in order (UUIDv7), so a page of entries keeps its order. */
-export function auditRows(entries: readonly AuditEntryInput[]): AuditRow[] {
-  return entries.map((entry) => ({
-    tenantId: entry.tenantId,
-    id: newId(),
-    actorType: entry.actor.type,
-    actorId: entry.actor.id,
-    action: entry.action,
-    targetType: entry.targetType ?? null,
-    targetId: entry.targetId ?? null,
-    requestId: entry.requestId,
-  }));
-}
-
 /**
- * Appends entries in one statement, inside the caller's transaction (so they commit with the change).
- * With a tenant's client every entry must be for that tenant (the client refuses another); with the
- * cross-tenant client, one call can write to many tenants' logs (a platform administrator's page).
+ * Appends entries in one raw INSERT, inside the caller's transaction (so they commit with the change;
+ * outside a transaction it refuses). Raw SQL because every mutation writes one: through Prisma's client
+ * it was a `create` through its query interpreter (docs/BENCHMARKS.md has what that cost `createTask`).
+ * With a tenant's transaction every entry must be for that tenant (it refuses another); with the
+ * cross-tenant client's, one call can write to many tenants' logs (a platform administrator's page).
+ * Ids are UUIDv7 in order, so a page of entries keeps its order.
  */
-export async function appendAuditEntries(tx: AuditWriter, entries: readonly AuditEntryInput[]) {
-  const rows = auditRows(entries);
-  // A mutation's own entry, the common case, is a `create`: Prisma keeps the query plan of a create
-  // but compiles every createMany anew (0.4 ms of CPU each, a twentieth of a createTask in projects).
-  if (rows.length === 1) await tx.auditEntry.create({ data: rows[0]!, select: { id: true } });
-  else if (rows.length > 1) await tx.auditEntry.createMany({ data: rows });
+export async function appendAuditEntries(tx: object, entries: readonly AuditEntryInput[]) {
+  const raw = rawTransactionOf(tx);
+  for (const entry of entries) raw.checkTenant(entry.tenantId);
+  if (entries.length === 0) return;
+  await raw.$executeRaw(Prisma.sql`
+    INSERT INTO "audit_entries"
+      ("tenant_id", "id", "actor_type", "actor_id", "action", "target_type", "target_id", "request_id")
+    VALUES ${Prisma.join(
+      entries.map(
+        (entry) =>
+          Prisma.sql`(${entry.tenantId}::uuid, ${newId()}::uuid, ${entry.actor.type}::"audit_actor_type", ${entry.actor.id}::uuid, ${entry.action}, ${entry.targetType ?? null}, ${entry.targetId ?? null}, ${entry.requestId})`,
+      ),
+    )}`);
+  // A mutation that appends its own entry on the tenant's transaction gets no second.
+  raw.noteWrite("AuditEntry");
 }
 
 /** Models whose writes are bookkeeping of a change, never its target. */
@@ -150,7 +130,7 @@ export class AuditScope {
   /** A write the tenant client is about to run: the first one names the target. */
   noteWrite(model: string, args: Record<string, unknown> | undefined): void {
     if (!this.pending) return;
-    // A mutation that appends its own entry (appendAuditEntries on the tenant client) gets no second.
+    // A mutation that appended its own entry (appendAuditEntries on the tenant's transaction) gets no second.
     if (model === "AuditEntry") {
       this.recorded = true;
       return;

@@ -38,7 +38,6 @@ export {
   type AuditActor,
   type AuditEntryInput,
   AuditScope,
-  type AuditWriter,
   appendAuditEntries,
 } from "./audit.ts";
 export {

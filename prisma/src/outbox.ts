@@ -33,6 +33,7 @@ export async function emitEvent(tx: OutboxWriter, tenantId: string, event: Outbo
  */
 export async function emitEvents(tx: OutboxWriter, tenantId: string, events: readonly OutboxEventInput[]) {
   const raw = rawTransactionOf(tx);
+  raw.checkTenant(tenantId);
   if (events.length === 0) return [];
   const count = BigInt(events.length);
   const [numbered] = await raw.$queryRaw<Array<{ seq: bigint }>>(Prisma.sql`

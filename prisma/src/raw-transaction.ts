@@ -2,8 +2,8 @@ import type { Prisma } from "../generated/client.ts";
 
 /**
  * The statements prisma/src itself writes for a change, inside the change's transaction (the outbox's
- * rows): raw SQL, where Prisma's client would take several operations, each through its query
- * interpreter. Services never see this door: the tenant-scoped transaction hides raw SQL, and answers
+ * rows, the audit entry): raw SQL, where Prisma's client would take several operations, each through
+ * its query interpreter. Services never see this door: the tenant-scoped transaction hides raw SQL, and answers
  * this symbol (not exported from the package) with its underlying transaction.
  */
 export const RAW_TRANSACTION = Symbol("coditect.rawTransaction");
@@ -13,6 +13,11 @@ export interface RawTransaction {
   $executeRaw(query: Prisma.Sql): PromiseLike<number>;
   /** Tells the mutation's audit scope that the transaction wrote (its entry commits with it). */
   noteWrite(model: string): void;
+  /**
+   * Throws unless rows of `tenantId` may be written here: a tenant-scoped transaction writes its own
+   * tenant's only (raw SQL passes no tenant filter); a raw client's transaction writes any tenant's.
+   */
+  checkTenant(tenantId: string): void;
 }
 
 type Candidate = Partial<RawTransaction> & { $connect?: unknown; [RAW_TRANSACTION]?: RawTransaction };
@@ -32,6 +37,7 @@ export function rawTransactionOf(tx: object): RawTransaction {
       $queryRaw: (query) => candidate.$queryRaw!(query),
       $executeRaw: (query) => candidate.$executeRaw!(query),
       noteWrite() {},
+      checkTenant() {},
     };
   }
   throw new TypeError("this needs the transaction of the change: call it inside $transaction");

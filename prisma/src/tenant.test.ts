@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, inject, it } from "vitest";
 import {
   AuditScope,
+  appendAuditEntries,
   createPrismaClient,
   databaseRoleUrls,
   emitEvents,
@@ -696,5 +697,70 @@ describe("the outbox through the tenant-scoped client", () => {
     expect(await prisma.auditEntry.count({ where: { tenantId: a.id, action: "announce" } })).toBe(1);
     await expect(emitEvents(db, a.id, [{ topic: "outside", payload: {} }])).rejects.toThrow(TypeError);
     await expect(emitEvents(prisma, a.id, [{ topic: "outside", payload: {} }])).rejects.toThrow(TypeError);
+  });
+});
+
+describe("the audit log through the tenant-scoped client", () => {
+  it("appends a mutation's own entry once, refuses another tenant's rows, and needs a transaction", async () => {
+    const a = await seedTenant("audit");
+    const b = await seedTenant("audit-b");
+    const actor = { type: "USER" as const, id: newId() };
+    const audit = new AuditScope(a.id, actor, "audit-test");
+    const db = tenantClient(appPrisma, a.id, audit);
+    const entry = {
+      tenantId: a.id,
+      actor,
+      action: "renameProject",
+      targetType: "Project",
+      targetId: a.projects[0],
+      requestId: "audit-test",
+    };
+    audit.begin("renameProject");
+    await db.$transaction(async (tx) => {
+      await tx.project.update({
+        where: { tenantId_id: { tenantId: a.id, id: a.projects[0] } },
+        data: { name: "renamed" },
+      });
+      await appendAuditEntries(tx, [entry]);
+    });
+    // The entry the mutation wrote is its only one: the client adds none at commit.
+    const written = await prisma.auditEntry.findMany({ where: { tenantId: a.id } });
+    expect(written).toEqual([
+      expect.objectContaining({
+        actorType: "USER",
+        actorId: actor.id,
+        action: "renameProject",
+        targetType: "Project",
+        targetId: a.projects[0],
+        requestId: "audit-test",
+        createdAt: expect.any(Date),
+      }),
+    ]);
+
+    // Raw SQL passes no tenant filter: rows of another tenant are refused before any is sent.
+    audit.begin("trespass");
+    await expectViolation(() =>
+      db.$transaction((tx) => appendAuditEntries(tx, [{ ...entry, tenantId: b.id }])),
+    );
+    await expectViolation(() => db.$transaction((tx) => emitEvents(tx, b.id, [{ topic: "x", payload: {} }])));
+    expect(await prisma.auditEntry.count({ where: { tenantId: b.id } })).toBe(0);
+    expect(await prisma.outboxEvent.count({ where: { tenantId: b.id } })).toBe(0);
+    await expect(appendAuditEntries(db, [entry])).rejects.toThrow(TypeError);
+    await expect(appendAuditEntries(prisma, [entry])).rejects.toThrow(TypeError);
+
+    // The cross-tenant client's transaction writes to several tenants' logs in one statement.
+    const system = { ...entry, actor: { type: "SYSTEM" as const, id: null }, action: "sweep" };
+    await prisma.$transaction((tx) =>
+      appendAuditEntries(tx, [system, { ...system, tenantId: b.id, targetId: null }]),
+    );
+    const swept = await prisma.auditEntry.findMany({
+      where: { action: "sweep", tenantId: { in: [a.id, b.id] } },
+    });
+    expect(swept.map((e) => [e.tenantId, e.actorType, e.actorId, e.targetId]).sort()).toEqual(
+      [
+        [a.id, "SYSTEM", null, a.projects[0]],
+        [b.id, "SYSTEM", null, null],
+      ].sort(),
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { type Activity, type Comment, Prisma, type Task } from "../generated/client.ts";
-import { type AuditScope, type AuditWriter, appendAuditEntries, isWrite } from "./audit.ts";
+import { type AuditScope, appendAuditEntries, isWrite } from "./audit.ts";
 import type { PrismaClient } from "./client.ts";
 import { isUuid } from "./ids.ts";
 import { RAW_TRANSACTION, type RawTransaction } from "./raw-transaction.ts";
@@ -306,7 +306,7 @@ export function forTenant(tenantId: string, audit?: AuditScope) {
             return tenantTransaction(
               setTenant,
               (callback) => client.$transaction(callback, TRANSACTION_LIMITS),
-              async (tx: SetsTenant & AuditWriter) => {
+              async (tx: SetsTenant) => {
                 const result = await delegateOf(tx, model)[operation]!(scopedArgs);
                 if (entry) await appendAuditEntries(tx, [entry]);
                 return result;
@@ -414,6 +414,13 @@ function guard<T extends object>(
           $queryRaw: (query) => raw.$queryRaw(query),
           $executeRaw: (query) => raw.$executeRaw(query),
           noteWrite: (model) => audit?.noteWrite(model, undefined),
+          checkTenant: (rowTenantId) => {
+            if (rowTenantId !== tenantId) {
+              throw new TenantViolationError(
+                `this transaction belongs to tenant ${tenantId} and cannot write rows of ${rowTenantId}`,
+              );
+            }
+          },
         };
         return door;
       }
@@ -443,7 +450,7 @@ function guard<T extends object>(
             return tenantTransaction(
               setTenant,
               (callback) => value.call(target, callback, { ...TRANSACTION_LIMITS, ...(options as object) }),
-              async (tx: RawClient & AuditWriter & object) => {
+              async (tx: RawClient) => {
                 const result = await arg(guard(tx, tenantId, "transaction", audit));
                 // The mutation's audit entry commits with its first transaction that wrote.
                 const entry = audit?.wrote ? audit.take() : null;
