@@ -107,7 +107,7 @@ export async function createWorkerApp(config: WorkerConfig, deps: WorkerDeps = {
     ...deps.handlers,
   };
 
-  const postgresSink = redis ? null : createPostgresSink(config.DATABASE_URL);
+  const postgresSink = redis ? null : createPostgresSink(config.DATABASE_URL, logger);
   const relay = createRelay({
     databaseUrl: config.DATABASE_URL,
     sink: redis ? createRedisSink(redis) : postgresSink!,

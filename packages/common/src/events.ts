@@ -2,6 +2,7 @@ import { setTenantSql } from "@app/db";
 import { Redis } from "ioredis";
 import pg from "pg";
 import type { Logger } from "./logger.ts";
+import { createPool } from "./pg-pool.ts";
 
 /** What the outbox relay announces for every committed event (worker/src/outbox/redis-sink.ts). */
 export interface EventEnvelope {
@@ -126,7 +127,7 @@ export function createRedisEventBus(redisUrl: string, logger: Logger): EventBus 
  * large for NOTIFY arrives as a reference and is read from the outbox by (tenant, seq).
  */
 export function createPostgresEventBus(databaseUrl: string, logger: Logger): EventBus {
-  const reader = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: "event-bus" });
+  const reader = createPool("event-bus", { connectionString: databaseUrl, max: 2 }, logger);
   let client: pg.Client | null = null;
   let connecting: Promise<pg.Client> | null = null;
   const channels = new Set<string>();

@@ -1,7 +1,7 @@
 import type { Logger } from "@app/common";
 import { exportPath } from "@app/common/export-files";
 import { createOrganizationStateNotifier } from "@app/common/organization-state";
-import pg from "pg";
+import { createPool } from "@app/common/pg-pool";
 import { dueDeletions, exportTenant, finishExport, purgeTenant } from "./tenant-data.ts";
 
 /** Organizations purged per run of organization.purge; the next run (a minute later) takes the rest. */
@@ -17,11 +17,7 @@ export function createOrganizationJobs(options: {
   redisUrl: string | undefined;
   logger: Logger;
 }) {
-  const pool = new pg.Pool({
-    connectionString: options.databaseUrl,
-    max: 2,
-    application_name: "worker-gdpr",
-  });
+  const pool = createPool("worker-gdpr", { connectionString: options.databaseUrl, max: 2 }, options.logger);
   const notifier = createOrganizationStateNotifier(options.redisUrl, options.logger);
   return {
     async exportOrganization(tenantId: string, exportId: string) {

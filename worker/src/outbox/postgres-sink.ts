@@ -1,5 +1,6 @@
+import type { Logger } from "@app/common";
 import { tenantChannel } from "@app/common/events";
-import pg from "pg";
+import { createPool } from "@app/common/pg-pool";
 import { type DeliverableEvent, type EventSink, envelope } from "./redis-sink.ts";
 
 /** NOTIFY payloads must stay under 8000 bytes; larger events go out as a reference to the outbox row. */
@@ -10,8 +11,11 @@ const MAX_NOTIFY_BYTES = 7_900;
  * subgraphs' PostgreSQL event bus LISTENs to. Not idempotent like the Redis stream: after a relay crash
  * an event may be announced twice, and the bus drops it by `seq`.
  */
-export function createPostgresSink(databaseUrl: string): EventSink & { close(): Promise<void> } {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: "outbox-notify" });
+export function createPostgresSink(
+  databaseUrl: string,
+  logger: Logger,
+): EventSink & { close(): Promise<void> } {
+  const pool = createPool("outbox-notify", { connectionString: databaseUrl, max: 1 }, logger);
   return {
     async announce(tenantId: string, events: DeliverableEvent[]) {
       const channel = tenantChannel(tenantId);
