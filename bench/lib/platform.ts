@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { request } from "undici";
 import { SUBGRAPHS, type SubgraphName } from "../../scripts/subgraphs.ts";
 import { freePort } from "../../test/redis.ts";
-import { within } from "../stats.ts";
+import { sleep, within } from "../stats.ts";
 
 export { freePort };
 
@@ -29,6 +29,8 @@ export const PLATFORM_REDIS_URL = (() => {
 })();
 // Every wait on the system under test is bounded, so a broken platform fails the run instead of hanging.
 const START_TIMEOUT_MS = 120_000;
+/** How long a stop waits for the services to finish before it kills them. */
+const STOP_TIMEOUT_MS = 20_000;
 
 export type Service = "gateway" | "tenants" | "identity" | "projects" | "billing" | "worker";
 export const SERVICES: Record<string, Service> = {
@@ -190,6 +192,16 @@ export async function startPlatform(
 const running = new Set<() => Promise<void>>();
 let interrupted = false;
 let listening = false;
+/** True while any process of the group is left (signal 0 tests without sending). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function stopPlatformsOnInterrupt() {
   if (listening) return;
   listening = true;
@@ -232,8 +244,16 @@ async function startPlatformOnce(
     running.delete(stop);
     if (exited) return;
     process.kill(-child.pid!, "SIGINT");
-    const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 20_000);
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    const timer = setTimeout(
+      () => groupAlive(child.pid!) && process.kill(-child.pid!, "SIGKILL"),
+      STOP_TIMEOUT_MS,
+    );
     await exit;
+    // npm can exit before the services it started: wait for the whole group, or the caller's next step
+    // (dropping the database) pulls connections from under a service still shutting down. Bounded: an
+    // exited process nobody has reaped yet still counts.
+    while (groupAlive(child.pid!) && Date.now() < deadline + 1_000) await sleep(100);
     clearTimeout(timer);
   };
   running.add(stop);
