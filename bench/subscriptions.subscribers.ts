@@ -68,8 +68,16 @@ export function taskTitle(kind: "bench" | "probe", projectId: string, seq = 0, s
   return kind === "probe" ? `probe ${projectId}` : `bench ${seq} ${sentAt.toFixed(3)} ${projectId}`;
 }
 
-/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes on one machine. */
-export const epochNow = () => performance.timeOrigin + performance.now();
+/**
+ * Wall-clock milliseconds, comparable across processes and with PostgreSQL's commit timestamps: the
+ * system clock itself, read now. Not `performance.timeOrigin + performance.now()` (what this was): that
+ * is the wall clock at the process's start carried on by the monotonic clock, and on a VM whose wall
+ * clock is stepped against the monotonic one (measured on one session's machine: 5 ms a second) it
+ * drifts from PostgreSQL's clock and from younger processes' by the process's age times that rate; a
+ * minute-old subscriber then read events as arriving 300 ms early. Millisecond resolution is enough for
+ * latencies of milliseconds to seconds.
+ */
+export const epochNow = () => Date.now();
 
 const MAX_EXAMPLES = 10;
 

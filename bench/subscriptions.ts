@@ -353,6 +353,7 @@ function analyse(
   subscribersOf: Map<string, number[]>,
   deliveries: Delivery[],
   committedAt: Map<string, number> | null,
+  announcedAt: Map<string, number>,
 ) {
   const expected = expectedDeliveries(sent, subscribersOf);
   const seen = new Set<string>();
@@ -362,6 +363,7 @@ function analyse(
   const sinceWritten: number[] = [];
   const sinceCommit: number[] = [];
   const sinceResponse: number[] = [];
+  const sinceAnnounced: number[] = [];
   for (const [subscriber, seq, taskId, receivedAt, writtenAt] of deliveries) {
     const s = sent[seq];
     // The subscriber checked the title's project; the task id ties the event to the mutation's answer.
@@ -380,7 +382,15 @@ function analyse(
     const committed = committedAt?.get(taskId);
     if (committed !== undefined) sinceCommit.push(receivedAt - committed);
     sinceResponse.push(receivedAt - s.respondedAt!);
+    const announced = announcedAt.get(taskId);
+    if (announced !== undefined) sinceAnnounced.push(receivedAt - announced);
   }
+  // The relay's hop, once per task (not per subscriber).
+  const commitToRedis = sent.flatMap((s) => {
+    const committed = s.taskId ? committedAt?.get(s.taskId) : undefined;
+    const announced = s.taskId ? announcedAt.get(s.taskId) : undefined;
+    return committed !== undefined && announced !== undefined ? [announced - committed] : [];
+  });
   return {
     expected,
     received: deliveries.length,
@@ -392,7 +402,29 @@ function analyse(
     sinceWritten,
     sinceCommit,
     sinceResponse,
+    commitToRedis,
+    sinceAnnounced,
   };
+}
+
+/**
+ * When each task's `task.changed` reached Redis (epoch ms), heard by a pattern subscriber of the bench's
+ * own: it splits the latency into the relay's hop (commit to Redis) and the rest (Redis to the client:
+ * projects, then the gateway). Its clock is the bench process's, which also sends the load, so a
+ * timestamp can be a little late: the first half then reads longer and the second shorter.
+ */
+async function tapAnnouncements() {
+  const tap = new Redis(PLATFORM_REDIS_URL);
+  const announcedAt = new Map<string, number>();
+  tap.on("pmessage", (_pattern: string, _channel: string, message: string) => {
+    const at = epochNow();
+    if (!message.includes('"task.changed"')) return;
+    const event = JSON.parse(message) as { topic?: string; payload?: { task?: { id?: string } } };
+    const id = event.payload?.task?.id;
+    if (event.topic === "task.changed" && id && !announcedAt.has(id)) announcedAt.set(id, at);
+  });
+  await tap.psubscribe("events:*");
+  return { announcedAt, close: () => tap.disconnect() };
 }
 
 /**
@@ -617,6 +649,7 @@ try {
     console.warn(`  no event-loop figures: ${(error as Error).message}`);
   }
   const identityBefore = await requestsAnswered(platform.subgraphUrls.identity);
+  const tap = await tapAnnouncements();
   const {
     result: load,
     cpu,
@@ -635,6 +668,7 @@ try {
   if (loopStatsOn) for (const name of watched) loopStats[name] = await readLoopStats(pids[name]);
   await sleep(1_000); // a duplicate would have arrived by now
 
+  tap.close();
   const reports = await Promise.all(groups.map((g) => g.request({ type: "report" }, "report")));
   const committedAt = await commitTimes(
     scratch.url,
@@ -645,6 +679,7 @@ try {
     subscribersOf,
     reports.flatMap((r) => r.deliveries),
     committedAt,
+    tap.announcedAt,
   );
   const violations = {
     crossTenant: reports.reduce((n, r) => n + r.violations.crossTenant, 0),
@@ -666,6 +701,8 @@ try {
     sinceWritten: withMax(result.sinceWritten),
     sinceCommit: withMax(result.sinceCommit),
     sinceResponse: withMax(result.sinceResponse),
+    commitToRedis: withMax(result.commitToRedis),
+    sinceAnnounced: withMax(result.sinceAnnounced),
   };
   const mutationMs = withMax(ok.map((s) => s.respondedAt! - s.sentAt));
   // The slowest createTask sent in each second of the load: stalls show as runs of high values.
@@ -701,6 +738,8 @@ try {
     "since written in its transaction (upper bound)": latency.sinceWritten,
     ...(latency.sinceCommit ? { "since commit (PostgreSQL's commit timestamp)": latency.sinceCommit } : {}),
     "since HTTP response (lower bound)": latency.sinceResponse,
+    "of which commit to Redis (the relay; per task)": latency.commitToRedis,
+    "of which Redis to client (projects, gateway)": latency.sinceAnnounced,
     "createTask HTTP round trip": mutationMs,
   });
   console.log(`slowest createTask per second of the load (ms): ${slowestBySecond.join(" ")}`);
