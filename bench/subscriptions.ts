@@ -2,7 +2,8 @@
 // N subscribers (default 5,000) over T tenants (500), each its own graphql-ws connection to the gateway,
 // subscribed to `taskChanged` of one of its tenant's projects (2 per tenant, so 5 subscribers a
 // project), while tasks are created at R/s (100) for D seconds (30), round-robin over the tenants. It
-// reports delivery latency from commit to client, deliveries received against expected (every
+// reports delivery latency from commit to client (split where the relay's announcement reaches Redis,
+// which a subscriber of the bench's own hears), deliveries received against expected (every
 // subscriber of a project gets each of its events exactly once), wrong deliveries (another tenant's or
 // another project's task), and the memory an idle subscription costs the gateway and the projects
 // subgraph; and, to explain the figures, the same mutations with nobody subscribed, the CPU of every
