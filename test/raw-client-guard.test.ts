@@ -15,6 +15,7 @@ const ALLOWED: Record<string, string> = {
   "packages/common/src/subgraph.ts": "creates each subgraph's client",
   "packages/common/src/context.ts": "turns the raw client into the tenant-scoped one",
   "packages/common/src/events.ts": "LISTEN for realtime events; reads an event by (tenant, seq)",
+  "packages/common/src/pg-pool.ts": "builds the pg pools of the places named here (createPool)",
   "subgraphs/tenants/src/app.ts": "hands the client to the context",
   "subgraphs/tenants/src/context.ts": "builds the tenant context",
   "subgraphs/identity/src/app.ts": "hands the client to the context",
@@ -46,6 +47,8 @@ const RAW = [
   /\bcreatePrismaClient\b/,
   /\bPrismaClient\b(?!KnownRequestError)/,
   /from "pg"/,
+  // A pool of packages/common/src/pg-pool.ts is a raw connection like any other.
+  /\bcreatePool\b/,
   /\$queryRaw|\$executeRaw/,
   /getDb\(\)\.executeSql/,
 ];
