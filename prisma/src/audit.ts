@@ -44,19 +44,24 @@ export interface AuditEntryInput {
 export async function appendAuditEntries(tx: object, entries: readonly AuditEntryInput[]) {
   const raw = rawTransactionOf(tx);
   for (const entry of entries) raw.checkTenant(entry.tenantId);
-  if (entries.length === 0) return;
-  await raw.$executeRaw(Prisma.sql`
-    INSERT INTO "audit_entries"
-      ("tenant_id", "id", "actor_type", "actor_id", "action", "target_type", "target_id", "request_id")
-    VALUES ${Prisma.join(
-      entries.map(
-        (entry) =>
-          Prisma.sql`(${entry.tenantId}::uuid, ${newId()}::uuid, ${entry.actor.type}::"audit_actor_type", ${entry.actor.id}::uuid, ${entry.action}, ${entry.targetType ?? null}, ${entry.targetId ?? null}, ${entry.requestId})`,
-      ),
-    )}`);
+  // PostgreSQL takes at most 65,535 parameters a statement (8 a row): a long list goes in chunks.
+  for (let start = 0; start < entries.length; start += AUDIT_ROWS_PER_STATEMENT) {
+    const chunk = entries.slice(start, start + AUDIT_ROWS_PER_STATEMENT);
+    await raw.$executeRaw(Prisma.sql`
+      INSERT INTO "audit_entries"
+        ("tenant_id", "id", "actor_type", "actor_id", "action", "target_type", "target_id", "request_id")
+      VALUES ${Prisma.join(
+        chunk.map(
+          (entry) =>
+            Prisma.sql`(${entry.tenantId}::uuid, ${newId()}::uuid, ${entry.actor.type}::"audit_actor_type", ${entry.actor.id}::uuid, ${entry.action}, ${entry.targetType ?? null}, ${entry.targetId ?? null}, ${entry.requestId})`,
+        ),
+      )}`);
+  }
   // A mutation that appends its own entry on the tenant's transaction gets no second.
-  raw.noteWrite("AuditEntry");
+  if (entries.length) raw.noteWrite("AuditEntry");
 }
+
+const AUDIT_ROWS_PER_STATEMENT = 1_000;
 
 /** Models whose writes are bookkeeping of a change, never its target. */
 const NOT_A_TARGET = new Set(["AuditEntry", "OutboxEvent", "OutboxSequence", "Activity"]);

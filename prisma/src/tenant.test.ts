@@ -701,7 +701,7 @@ describe("the outbox through the tenant-scoped client", () => {
 });
 
 describe("the audit log through the tenant-scoped client", () => {
-  it("appends a mutation's own entry once, refuses another tenant's rows, and needs a transaction", async () => {
+  it("appends a mutation's own entry once, refuses another tenant's rows, needs a transaction, and chunks a long list", async () => {
     const a = await seedTenant("audit");
     const b = await seedTenant("audit-b");
     const actor = { type: "USER" as const, id: newId() };
@@ -753,6 +753,19 @@ describe("the audit log through the tenant-scoped client", () => {
     await prisma.$transaction((tx) =>
       appendAuditEntries(tx, [system, { ...system, tenantId: b.id, targetId: null }]),
     );
+    // More entries than one statement has parameters for (65,535): written in chunks, in order.
+    const many = Array.from({ length: 9_000 }, (_, i) => ({
+      ...system,
+      action: "bulk",
+      targetId: String(i),
+    }));
+    await prisma.$transaction((tx) => appendAuditEntries(tx, many));
+    const bulk = await prisma.auditEntry.findMany({
+      where: { tenantId: a.id, action: "bulk" },
+      orderBy: { id: "asc" },
+      select: { targetId: true },
+    });
+    expect(bulk.map((e) => e.targetId)).toEqual(many.map((e) => e.targetId));
     const swept = await prisma.auditEntry.findMany({
       where: { action: "sweep", tenantId: { in: [a.id, b.id] } },
     });
